@@ -1,0 +1,11 @@
+/* The table of subcommands: add one line per command (keep alphabetical). */
+#include "commands.h"
+
+#include <stddef.h>
+
+int tk_cmd_version(int argc, char **argv);
+
+const tk_cli_command tk_cli_commands[] = {
+    {"version", "print the tinkerc version", tk_cmd_version},
+};
+const int tk_cli_n_commands = (int)(sizeof tk_cli_commands / sizeof tk_cli_commands[0]);

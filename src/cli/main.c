@@ -1,0 +1,27 @@
+/* tinkerc: dispatch to a subcommand. Argument parsing for each command lives in its own file. */
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "tinkerc/base.h"
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: tinkerc <command> [arguments]\n\ncommands:\n");
+    for (int i = 0; i < tk_cli_n_commands; i++)
+        fprintf(out, "  %-12s %s\n", tk_cli_commands[i].name, tk_cli_commands[i].summary);
+    fprintf(out, "\nRun 'tinkerc <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) argv[1] = "version";
+    for (int i = 0; i < tk_cli_n_commands; i++)
+        if (!strcmp(argv[1], tk_cli_commands[i].name)) return tk_cli_commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "tinkerc: unknown command \"%s\"\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
