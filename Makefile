@@ -16,6 +16,7 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CTEST_ARGS ?=
 FUZZ_SECONDS ?= 10
+BENCH      ?=
 
 .PHONY: all deps build test asan unit-asan demo fuzz fuzz-smoke bench clean
 
@@ -52,7 +53,7 @@ fuzz-smoke: fuzz
 
 bench: build
 	@scripts/install-deps.sh --bench
-	@scripts/bench.sh $(BUILD)
+	@scripts/bench.sh $(BUILD) $(BENCH)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
