@@ -1,0 +1,409 @@
+#!/usr/bin/python3
+"""PyTorch twin of the tinkerc engine (src/engine), written by hand for torch 1.13 (no nn.RMSNorm,
+no scaled_dot_product_attention). It writes the committed fixtures under tests/data/engine/:
+
+  llama3/  tiny LlamaForCausalLM: untied lm_head, Llama 3 rope_scaling, GQA, F32, one file
+  qwen3/   tiny Qwen3ForCausalLM: tied embeddings, explicit head_dim != hidden/heads, QK-norm,
+           BF16 weights in two shards with model.safetensors.index.json
+  <model>/expected.safetensors  (all F32):
+     batch.tokens.D / batch.targets.D / batch.weights.D / batch.advantages.D / batch.logprobs.D
+                                   the three datums (ids stored as floats; exact below 2^24)
+     lora_init.<name>              LoRA A and B to load into the adapter (B non-zero)
+     logits_base.D, logits_lora.D  [n, V] logits without / with the adapter
+     <loss>.logprobs.D, <loss>.loss, <loss>.grad.<name>
+                                   per-token learner logprobs, loss sum, every LoRA gradient
+     adam.loss  [10]               loss before each of 10 AdamW steps (CE; wd + clipping on,
+     adam.grad_norm [10]           learning rate changing every step)
+     adam.final.<name>             LoRA weights after the 10 steps
+  dtypes.safetensors               the same values stored as F32/F16/BF16 by torch, for the
+                                   conversion tests
+
+Run: /usr/bin/python3 scripts/engine_reference.py [--out tests/data/engine]
+Also used by bench/engine (--bench) to time the same step in PyTorch.
+"""
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+import time
+
+import torch
+
+LORA_RANK = 4
+LORA_ALPHA = 32.0
+MODS = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+        "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]
+ADAM = dict(betas=(0.9, 0.95), eps=1e-12, weight_decay=0.1)
+ADAM_LRS = [1e-2 * (1.0 - 0.05 * k) for k in range(10)]
+CLIP = 1.0
+
+CONFIGS = {
+    "llama3": {
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama",
+        "vocab_size": 128, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
+        "max_position_embeddings": 512, "rms_norm_eps": 1e-5, "rope_theta": 500000.0,
+        "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                         "high_freq_factor": 4.0, "original_max_position_embeddings": 256},
+        "tie_word_embeddings": False, "hidden_act": "silu", "attention_bias": False,
+        "bos_token_id": 1, "eos_token_id": 2,
+    },
+    "qwen3": {
+        "architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3",
+        "vocab_size": 128, "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
+        "max_position_embeddings": 512, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0,
+        "rope_scaling": None, "tie_word_embeddings": True, "hidden_act": "silu",
+        "attention_bias": False, "bos_token_id": 1, "eos_token_id": 2,
+    },
+}
+
+
+# ---- safetensors (no python3-safetensors in Debian: the format is simple) ---------------------
+
+DT = {torch.float32: ("F32", 4), torch.float16: ("F16", 2), torch.bfloat16: ("BF16", 2)}
+
+
+def st_write(path, tensors):
+    """tensors: list of (name, tensor) in file order."""
+    header, blobs, off = {}, [], 0
+    for name, t in tensors:
+        t = t.contiguous()
+        dname, size = DT[t.dtype]
+        raw = t.view(torch.int16).numpy().tobytes() if size == 2 else t.numpy().tobytes()
+        header[name] = {"dtype": dname, "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+# ---- the model -------------------------------------------------------------------------------
+
+def rmsnorm(x, w, eps):
+    return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
+
+
+def inv_freq(cfg):
+    hd = cfg["head_dim"]
+    inv = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, hd, 2, dtype=torch.int64).float() / hd))
+    rs = cfg.get("rope_scaling")
+    if rs and rs.get("rope_type") == "llama3":
+        factor, lo, hi = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"]
+        old = rs["original_max_position_embeddings"]
+        lo_wl, hi_wl = old / lo, old / hi
+        wl = 2 * math.pi / inv
+        scaled = torch.where(wl > lo_wl, inv / factor, inv)
+        smooth = (old / wl - lo) / (hi - lo)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = ~(wl < hi_wl) * ~(wl > lo_wl)
+        inv = torch.where(medium, smoothed, scaled)
+    return inv
+
+
+def rotate_half(x):
+    h = x.shape[-1] // 2
+    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+def rope(x, cos, sin):  # x [n, heads, hd]
+    return x * cos[:, None, :] + rotate_half(x) * sin[:, None, :]
+
+
+class Model:
+    def __init__(self, cfg, weights):
+        self.cfg, self.w = cfg, weights
+
+    def linear(self, x, name, lora):
+        y = x @ self.w[name + ".weight"].T
+        if lora is not None and name in lora:
+            a, b = lora[name]
+            y = y + (LORA_ALPHA / LORA_RANK) * ((x @ a.T) @ b.T)
+        return y
+
+    def forward(self, tokens, lora=None):
+        """tokens: 1-D LongTensor of one datum. Returns [n, V] logits."""
+        c, w = self.cfg, self.w
+        n, H, nh, nkv, hd = len(tokens), c["hidden_size"], c["num_attention_heads"], \
+            c["num_key_value_heads"], c["head_dim"]
+        eps = c["rms_norm_eps"]
+        pos = torch.arange(n).float()
+        freqs = torch.outer(pos, inv_freq(c))
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = emb.cos(), emb.sin()
+        x = w["model.embed_tokens.weight"][tokens]
+        mask = torch.full((n, n), float("-inf")).triu(1)
+        for l in range(c["num_hidden_layers"]):
+            p = f"model.layers.{l}."
+            h = rmsnorm(x, w[p + "input_layernorm.weight"], eps)
+            q = self.linear(h, p + "self_attn.q_proj", lora).view(n, nh, hd)
+            k = self.linear(h, p + "self_attn.k_proj", lora).view(n, nkv, hd)
+            v = self.linear(h, p + "self_attn.v_proj", lora).view(n, nkv, hd)
+            if c["model_type"] == "qwen3":
+                q = rmsnorm(q, w[p + "self_attn.q_norm.weight"], eps)
+                k = rmsnorm(k, w[p + "self_attn.k_norm.weight"], eps)
+            q, k = rope(q, cos, sin), rope(k, cos, sin)
+            k = k.repeat_interleave(nh // nkv, dim=1)
+            v = v.repeat_interleave(nh // nkv, dim=1)
+            s = torch.einsum("ihd,jhd->hij", q, k) / math.sqrt(hd) + mask
+            att = torch.einsum("hij,jhd->ihd", s.softmax(-1), v).reshape(n, nh * hd)
+            x = x + self.linear(att, p + "self_attn.o_proj", lora)
+            h = rmsnorm(x, w[p + "post_attention_layernorm.weight"], eps)
+            g = self.linear(h, p + "mlp.gate_proj", lora)
+            u = self.linear(h, p + "mlp.up_proj", lora)
+            x = x + self.linear(torch.nn.functional.silu(g) * u, p + "mlp.down_proj", lora)
+        x = rmsnorm(x, w["model.norm.weight"], eps)
+        head = w["model.embed_tokens.weight"] if c["tie_word_embeddings"] else w["lm_head.weight"]
+        y = x @ head.T
+        if lora is not None and "lm_head" in lora:
+            a, b = lora["lm_head"]
+            y = y + (LORA_ALPHA / LORA_RANK) * ((x @ a.T) @ b.T)
+        return y
+
+
+def weight_shapes(c):
+    H, I, V, hd = c["hidden_size"], c["intermediate_size"], c["vocab_size"], c["head_dim"]
+    qd, kd = c["num_attention_heads"] * hd, c["num_key_value_heads"] * hd
+    out = [("model.embed_tokens.weight", (V, H))]
+    for l in range(c["num_hidden_layers"]):
+        p = f"model.layers.{l}."
+        out += [(p + "input_layernorm.weight", (H,)), (p + "self_attn.q_proj.weight", (qd, H)),
+                (p + "self_attn.k_proj.weight", (kd, H)), (p + "self_attn.v_proj.weight", (kd, H)),
+                (p + "self_attn.o_proj.weight", (H, qd))]
+        if c["model_type"] == "qwen3":
+            out += [(p + "self_attn.q_norm.weight", (hd,)), (p + "self_attn.k_norm.weight", (hd,))]
+        out += [(p + "post_attention_layernorm.weight", (H,)), (p + "mlp.gate_proj.weight", (I, H)),
+                (p + "mlp.up_proj.weight", (I, H)), (p + "mlp.down_proj.weight", (H, I))]
+    out.append(("model.norm.weight", (H,)))
+    if not c["tie_word_embeddings"]:
+        out.append(("lm_head.weight", (V, H)))
+    return out
+
+
+def lora_shapes(c):
+    H, I, V = c["hidden_size"], c["intermediate_size"], c["vocab_size"]
+    qd, kd = c["num_attention_heads"] * c["head_dim"], c["num_key_value_heads"] * c["head_dim"]
+    dims = {"self_attn.q_proj": (H, qd), "self_attn.k_proj": (H, kd), "self_attn.v_proj": (H, kd),
+            "self_attn.o_proj": (qd, H), "mlp.gate_proj": (H, I), "mlp.up_proj": (H, I),
+            "mlp.down_proj": (I, H)}
+    out = []
+    for l in range(c["num_hidden_layers"]):
+        for m in MODS:
+            out.append((f"model.layers.{l}.{m}", dims[m]))
+    out.append(("lm_head", (H, V)))
+    return out
+
+
+# ---- losses ----------------------------------------------------------------------------------
+
+def elementwise_loss(name, lp, d, cfg):
+    if name == "cross_entropy":
+        return -lp * d["weights"]
+    r = torch.exp(lp - d["logprobs"])
+    A = d["advantages"]
+    if name == "importance_sampling":
+        return -r * A
+    lo, hi = cfg.get("clip_low_threshold", 0.8), cfg.get("clip_high_threshold", 1.2)
+    if name == "ppo":
+        return -torch.minimum(r * A, torch.clamp(r, lo, hi) * A)
+    if name == "cispo":
+        return -torch.clamp(r, lo, hi).detach() * lp * A
+    if name == "dro":
+        beta = cfg.get("beta", 0.05)
+        return -(lp * A - 0.5 * beta * (lp - d["logprobs"]) ** 2)
+    raise ValueError(name)
+
+
+# The configs the C test passes for each loss (keep in sync with tests/engine/test_engine_parity.c).
+LOSS_CONFIGS = {"cross_entropy": {}, "importance_sampling": {},
+                "ppo": {"clip_low_threshold": 0.9, "clip_high_threshold": 1.1},
+                "cispo": {}, "dro": {"beta": 0.1}}
+
+
+def batch_loss(model, lora, batch, name):
+    total, lps = 0.0, []
+    for d in batch:
+        logits = model.forward(d["tokens"], lora)
+        lp = torch.log_softmax(logits, -1).gather(1, d["targets"][:, None])[:, 0]
+        total = total + elementwise_loss(name, lp, d, LOSS_CONFIGS[name]).sum()
+        lps.append(lp)
+    return total, lps
+
+
+def make_fixture(name, out_dir, seed):
+    cfg = CONFIGS[name]
+    g = torch.Generator().manual_seed(seed)
+    weights = {}
+    for wn, shape in weight_shapes(cfg):
+        if len(shape) == 1:
+            weights[wn] = 1.0 + 0.1 * torch.randn(shape, generator=g)   # non-trivial norm weights
+        else:
+            weights[wn] = 0.15 * torch.randn(shape, generator=g)
+    d = os.path.join(out_dir, name)
+    os.makedirs(d, exist_ok=True)
+    items = [(wn, weights[wn]) for wn, _ in weight_shapes(cfg)]
+    if name == "qwen3":
+        # BF16 on disk in two shards; the reference computes with the rounded values
+        items = [(wn, t.to(torch.bfloat16)) for wn, t in items]
+        weights = {wn: t.float() for wn, t in items}
+        half = len(items) // 2
+        shards = [("model-00001-of-00002.safetensors", items[:half]),
+                  ("model-00002-of-00002.safetensors", items[half:])]
+        wmap = {}
+        for fn, part in shards:
+            st_write(os.path.join(d, fn), part)
+            for wn, _ in part:
+                wmap[wn] = fn
+        total = sum(t.numel() * 2 for _, t in items)
+        with open(os.path.join(d, "model.safetensors.index.json"), "w") as f:
+            json.dump({"metadata": {"total_size": total}, "weight_map": wmap}, f, indent=2)
+    else:
+        st_write(os.path.join(d, "model.safetensors"), items)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    model = Model(cfg, weights)
+
+    # LoRA weights: A as PEFT would draw it, B non-zero so every gradient is non-trivial
+    lora = {}
+    for mn, (fin, fout) in lora_shapes(cfg):
+        a = (torch.rand((LORA_RANK, fin), generator=g) * 2 - 1) / math.sqrt(fin)
+        b = 0.02 * torch.randn((fout, LORA_RANK), generator=g)
+        lora[mn] = (a, b)
+
+    V = cfg["vocab_size"]
+    batch = []
+    for n in (7, 5, 9):
+        seq = torch.randint(0, V, (n + 1,), generator=g)
+        d_ = {"tokens": seq[:-1], "targets": seq[1:],
+              "weights": (torch.rand(n, generator=g) > 0.3).float(),
+              "advantages": torch.randn(n, generator=g)}
+        d_["advantages"][:2] = 0.0   # "prompt" positions
+        batch.append(d_)
+    # sampler logprobs: the learner's plus noise, so ratios spread across the clip range
+    with torch.no_grad():
+        for d_ in batch:
+            lp = torch.log_softmax(model.forward(d_["tokens"], lora), -1).gather(1, d_["targets"][:, None])[:, 0]
+            d_["logprobs"] = lp + 0.3 * torch.randn(len(lp), generator=g)
+
+    exp = []
+    for i, d_ in enumerate(batch):
+        for k in ("tokens", "targets", "weights", "advantages", "logprobs"):
+            exp.append((f"batch.{k}.{i}", d_[k].float()))
+    for mn, (a, b) in lora.items():
+        exp.append((f"lora_init.{mn}.lora_A.weight", a))
+        exp.append((f"lora_init.{mn}.lora_B.weight", b))
+    with torch.no_grad():
+        for i, d_ in enumerate(batch):
+            exp.append((f"logits_base.{i}", model.forward(d_["tokens"], None)))
+            exp.append((f"logits_lora.{i}", model.forward(d_["tokens"], lora)))
+    for loss_name in LOSS_CONFIGS:
+        leaves = {mn: (a.clone().requires_grad_(), b.clone().requires_grad_()) for mn, (a, b) in lora.items()}
+        total, lps = batch_loss(model, leaves, batch, loss_name)
+        total.backward()
+        exp.append((f"{loss_name}.loss", total.detach().reshape(1)))
+        for i, lp in enumerate(lps):
+            exp.append((f"{loss_name}.logprobs.{i}", lp.detach()))
+        for mn, (a, b) in leaves.items():
+            exp.append((f"{loss_name}.grad.{mn}.lora_A.weight", a.grad))
+            exp.append((f"{loss_name}.grad.{mn}.lora_B.weight", b.grad))
+
+    # AdamW trajectory: 10 steps of CE, weight decay and clipping on, lr changing every step
+    leaves = {mn: (a.clone().requires_grad_(), b.clone().requires_grad_()) for mn, (a, b) in lora.items()}
+    params = [t for ab in leaves.values() for t in ab]
+    opt = torch.optim.AdamW(params, lr=ADAM_LRS[0], **ADAM)
+    losses, norms = [], []
+    for k in range(10):
+        for grp in opt.param_groups:
+            grp["lr"] = ADAM_LRS[k]
+        opt.zero_grad()
+        total, _ = batch_loss(model, leaves, batch, "cross_entropy")
+        total.backward()
+        norms.append(float(torch.nn.utils.clip_grad_norm_(params, CLIP)))
+        opt.step()
+        losses.append(float(total))
+    exp.append(("adam.loss", torch.tensor(losses)))
+    exp.append(("adam.grad_norm", torch.tensor(norms)))
+    for mn, (a, b) in leaves.items():
+        exp.append((f"adam.final.{mn}.lora_A.weight", a.detach()))
+        exp.append((f"adam.final.{mn}.lora_B.weight", b.detach()))
+    st_write(os.path.join(d, "expected.safetensors"), [(k, v.float().contiguous()) for k, v in exp])
+    print(f"{name}: losses " + " ".join(f"{x:.4f}" for x in losses) + f"; clipped grad norms {norms[:3]}")
+
+
+def make_dtypes(out_dir):
+    vals = torch.tensor([0.0, -0.0, 1.0, -2.5, 3.14159265, 1e-3, 6.1e-5, 5.96e-8, 1e-8, 65504.0, 7e4,
+                         1e30, -1e-30, 0.1, 1.0 / 3.0, 255.5, 1.00048828125, 1.001953125, float("inf"),
+                         -float("inf")])
+    st_write(os.path.join(out_dir, "dtypes.safetensors"),
+             [("f32", vals), ("f16", vals.to(torch.float16)), ("bf16", vals.to(torch.bfloat16)),
+              ("f16_as_f32", vals.to(torch.float16).float()), ("bf16_as_f32", vals.to(torch.bfloat16).float())])
+
+
+# ---- benchmark: the same LoRA step in PyTorch ---------------------------------------------------
+
+def bench(args):
+    torch.set_num_threads(args.threads)
+    c = {"model_type": args.arch, "vocab_size": args.vocab, "hidden_size": args.hidden,
+         "intermediate_size": args.intermediate, "num_hidden_layers": args.layers,
+         "num_attention_heads": args.heads, "num_key_value_heads": args.kv_heads,
+         "head_dim": args.head_dim, "rms_norm_eps": 1e-6, "rope_theta": 1e6, "rope_scaling": None,
+         "tie_word_embeddings": True}
+    g = torch.Generator().manual_seed(0)
+    w = {}
+    for wn, shape in weight_shapes(c):
+        w[wn] = torch.ones(shape) if len(shape) == 1 else 0.02 * torch.randn(shape, generator=g)
+    model = Model(c, w)
+    global LORA_RANK
+    LORA_RANK = args.rank
+    lora = {mn: ((torch.rand((args.rank, fin), generator=g) * 2 - 1) / math.sqrt(fin),
+                 torch.zeros((fout, args.rank))) for mn, (fin, fout) in lora_shapes(c)}
+    leaves = {mn: (a.requires_grad_(), b.requires_grad_()) for mn, (a, b) in lora.items()}
+    params = [t for ab in leaves.values() for t in ab]
+    opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), eps=1e-12)
+    seq = torch.randint(0, args.vocab, (args.tokens + 1,), generator=g)
+    batch = [{"tokens": seq[:-1], "targets": seq[1:], "weights": torch.ones(args.tokens)}]
+    times = []
+    for it in range(args.warmup + args.iters):
+        t0 = time.perf_counter()
+        opt.zero_grad()
+        total, _ = batch_loss(model, leaves, batch, "cross_entropy")
+        total.backward()
+        opt.step()
+        if it >= args.warmup:
+            times.append(time.perf_counter() - t0)
+    cfg = torch.__config__.parallel_info().splitlines()
+    blas = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
+    print(json.dumps({"seconds": min(times), "all": times, "threads": torch.get_num_threads(),
+                      "blas": blas, "torch": torch.__version__,
+                      "parallel": [x.strip() for x in cfg if "OpenMP" in x or "threads" in x][:3]}))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "data", "engine"))
+    ap.add_argument("--bench", action="store_true")
+    ap.add_argument("--arch", default="qwen3")
+    for k, v in (("layers", 2), ("hidden", 32), ("heads", 4), ("kv-heads", 2), ("head-dim", 8),
+                 ("intermediate", 64), ("vocab", 128), ("tokens", 512), ("rank", 32), ("threads", 2),
+                 ("iters", 3), ("warmup", 1)):
+        ap.add_argument("--" + k, type=int, default=v)
+    args = ap.parse_args()
+    if args.bench:
+        bench(args)
+        return
+    torch.manual_seed(0)
+    os.makedirs(args.out, exist_ok=True)
+    make_fixture("llama3", args.out, 1234)
+    make_fixture("qwen3", args.out, 5678)
+    make_dtypes(args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
