@@ -20,8 +20,9 @@ int tk_engine_tokenizer_vocab_size(const char *path, int32_t *out, tk_err *e) {
     json_t *v;
     json_object_foreach(vocab, k, v) {
         if (!json_is_integer(v) || json_integer_value(v) < 0) {
-            json_decref(root);
-            return tk_err_set(e, TK_EINVAL, "%s: model.vocab[\"%s\"]: expected a non-negative integer id", path, k);
+            tk_err_set(e, TK_EINVAL, "%s: model.vocab[\"%s\"]: expected a non-negative integer id", path, k);
+            json_decref(root);   /* k lives in root: format the message first */
+            return TK_EINVAL;
         }
         if (json_integer_value(v) > max_id) max_id = json_integer_value(v);
     }
