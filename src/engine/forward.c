@@ -268,16 +268,22 @@ static void head(const pass *p, const tk_loss_spec *spec, bool backward, bool pr
             int tgt = p->pb->targets[t];
             float mx = row[0];
             for (int j = 1; j < V; j++) mx = row[j] > mx ? row[j] : mx;
+            float zt = row[tgt];
             double sum = 0;
-            for (int j = 0; j < V; j++) sum += expf(row[j] - mx);
+            if (backward) {
+                for (int j = 0; j < V; j++) sum += row[j] = expf(row[j] - mx);   /* keep exp for the gradient */
+            } else {
+                for (int j = 0; j < V; j++) sum += expf(row[j] - mx);
+            }
             float lse = mx + (float)log(sum);
-            float lp = row[tgt] - lse, loss, dlp;
+            float lp = zt - lse, loss, dlp;
             tk_loss_token(spec, lp, t, p->pb, &loss, &dlp);
             logprobs[t] = lp;
             b->losses[t] = loss;
             if (backward) {
                 /* dL/dz_j = dlp · (1[j = target] − softmax_j) */
-                for (int j = 0; j < V; j++) row[j] = -dlp * expf(row[j] - lse);
+                float c = (float)(-dlp / sum);
+                for (int j = 0; j < V; j++) row[j] *= c;
                 row[tgt] += dlp;
             }
         }
