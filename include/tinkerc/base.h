@@ -73,7 +73,7 @@ const char *tk_code_name(int code);
 /* Record a failure in *e (which may be NULL) and return code, so callers can write
  * `return tk_err_set(e, TK_EINVAL, "dataset %s:%d: no \"messages\" key", path, line);` */
 int tk_err_set(tk_err *e, int code, const char *fmt, ...) TK_PRINTF(3, 4);
-int tk_err_setv(tk_err *e, int code, const char *fmt, va_list ap);
+int tk_err_setv(tk_err *e, int code, const char *fmt, va_list ap) TK_PRINTF(3, 0);
 
 /* Prepend context to an existing message: "config.json: " + "hidden_size: not an integer".
  * Returns e->code (or TK_EINTERNAL when e is NULL or holds no error). */
@@ -140,7 +140,7 @@ TK_NODISCARD int tk_buf_append(tk_buf *b, const void *p, size_t n);
 TK_NODISCARD int tk_buf_puts(tk_buf *b, const char *s);
 TK_NODISCARD int tk_buf_putc(tk_buf *b, char c);
 TK_NODISCARD int tk_buf_printf(tk_buf *b, const char *fmt, ...) TK_PRINTF(2, 3);
-TK_NODISCARD int tk_buf_vprintf(tk_buf *b, const char *fmt, va_list ap);
+TK_NODISCARD int tk_buf_vprintf(tk_buf *b, const char *fmt, va_list ap) TK_PRINTF(2, 0);
 void tk_buf_clear(tk_buf *b);                               /* len = 0, keep memory */
 void tk_buf_free(tk_buf *b);                                /* release memory, back to {0} */
 /* Hand the bytes to the caller (free() them) and reset b. Returns "" copy if empty; NULL on OOM. */
