@@ -1,0 +1,369 @@
+/*
+ * tinkerc/client.h — the client layer: talking to a Tinker service over HTTP.
+ *
+ * This header has two levels.
+ *
+ *   1. The foundation (this part is implemented): a connection object (tk_client) that owns one
+ *      I/O thread driving libcurl's multi interface, the configuration read from the environment,
+ *      futures, the three retry layers of the Python SDK (reference/tinker-protocol.md §8.1), the
+ *      retrieve_future polling state machine (§3.7), ordered submission lanes for seq_id'd
+ *      training requests (§8.4), session heartbeats and a bounded shutdown. It moves request and
+ *      response BYTES; it knows nothing about Tinker's data types.
+ *
+ *   2. The typed SDK (service, training, sampling and REST clients mirroring the Python SDK) sits
+ *      on top: each typed call encodes its request with the wire layer (tinkerc/wire.h), submits
+ *      it here with tk_client_call(), and decodes the future's response bytes with the wire
+ *      layer. See the "typed SDK" note at the end of this file for how the pieces map.
+ *
+ * Threads. Every function here may be called from any thread unless a comment says otherwise.
+ * Network work, retry timers and completion callbacks all run on the client's single I/O thread;
+ * no thread is ever started per request or per retry.
+ *
+ * Ownership. tk_client_open returns a client freed with tk_client_close. tk_client_call returns a
+ * future that the caller releases with tk_client_future_release (also after the client is
+ * closed: futures outlive their client). Pointers returned by tk_client_future_* accessors are
+ * owned by the future and stay valid until it is released.
+ *
+ * Errors. Functions return 0 or a negative TK_E… code and fill the caller's tk_err. A failed
+ * future also records a tk_client_failure that says which class of failure it was (network,
+ * HTTP status, remote {"error","category"}, expired future, billing, deadline, cancel), so that
+ * callers can react (sampling re-submits on TK_CLIENT_FAIL_EXPIRED) without parsing messages.
+ */
+#ifndef TINKERC_CLIENT_H
+#define TINKERC_CLIENT_H
+
+#include "tinkerc/base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ============================================================================================= */
+/* Configuration                                                                                 */
+/* ============================================================================================= */
+
+/* The hosted service, used when neither base_url nor TINKER_BASE_URL is given and an API key is. */
+#define TK_CLIENT_DEFAULT_BASE_URL "https://tinker.thinkingmachines.dev/services/tinker-prod"
+
+/* Options for tk_client_open. Start from tk_client_options_init() and change what you need.
+ * Strings are borrowed for the duration of tk_client_open (the client copies them); NULL means
+ * "take it from the environment, else the default". Every *_s field is in seconds.
+ *
+ * Resolution of where to connect (the Python SDK's rules plus tinkerc's local mode):
+ *   base_url   := opts.base_url, else $TINKER_BASE_URL, else (none)
+ *   api_key    := opts.api_key, else $TINKER_API_KEY, else the first line printed by
+ *                 $TINKER_CREDENTIAL_CMD (run with /bin/sh -c, 30 s limit), else (none)
+ *   - base_url "local", or no base_url and no api_key: start the local backend registered with
+ *     tk_client_set_local_backend() and connect to it (TK_EUNSUPPORTED when none is linked).
+ *   - no base_url but an api_key: TK_CLIENT_DEFAULT_BASE_URL.
+ *   - a base_url with no api_key: allowed only for a loopback host (127.0.0.1, ::1, localhost),
+ *     which gets the dummy key "tml-dummy"; otherwise TK_EINVAL.
+ *   - a key must start with "tml-" (or "eyJ", a JWT), as the SDK checks before any network call.
+ * Also read from the environment: $TINKER_PROJECT_ID and $TINKER_TAGS (comma list) for
+ * create_session; $CLOUDFLARE_ACCESS_CLIENT_ID / $CLOUDFLARE_ACCESS_CLIENT_SECRET, sent as the
+ * CF-Access-Client-Id / CF-Access-Client-Secret headers. $TINKER_TELEMETRY is ignored: tinkerc
+ * sends no telemetry. */
+typedef struct tk_client_options {
+    const char *base_url;
+    const char *api_key;
+    const char *project_id;
+    const char *tags;               /* comma-separated */
+    const char *user_agent_suffix;  /* appended to "tinkerc/<version>" (may be NULL) */
+    const char *ca_file;            /* PEM bundle to trust instead of the system's (HTTPS) */
+
+    double connect_timeout_s;       /* 5: TCP + TLS handshake */
+    double request_timeout_s;       /* 60: one HTTP attempt, whole response included */
+    double poll_timeout_s;          /* 45: one retrieve_future attempt, body included */
+    int max_retries;                /* 10: request-layer retries of one call (§8.1 layer 1) */
+    double exec_retry_budget_s;     /* 300: execute_with_retries stops retrying after this */
+    double billing_max_pause_s;     /* 3600: how long 402 answers are waited out */
+    double heartbeat_interval_s;    /* 10 */
+    double heartbeat_timeout_s;     /* 10 */
+    double heartbeat_warn_s;        /* 120: warn (once per outage) after this long without success */
+    double close_timeout_s;         /* 5: the longest tk_client_close waits for the I/O thread */
+    size_t max_response_bytes;      /* 1 GiB: larger answers fail (TK_ENOMEM), never retried */
+
+    /* For tests: every back-off delay is multiplied by this (1.0). Timeouts are not scaled. */
+    double retry_time_scale;
+    /* Seed of the jitter generator; 0 draws one from the OS. */
+    uint64_t seed;
+} tk_client_options;
+
+/* Fill *o with the defaults above. */
+void tk_client_options_init(tk_client_options *o);
+
+/* The local backend: a program that links the embedded server (the tinkerc CLI, or a user program
+ * linking libtinkerc_local) registers it here so that tk_client_open can start it on demand. The
+ * client itself never links the server. start() returns a base URL ("http://127.0.0.1:PORT",
+ * malloc'd, the client frees it) and an opaque handle that stop() receives when the client
+ * closes. Both are called on the thread that opens / closes the client. */
+typedef struct tk_client_local_backend {
+    int (*start)(void *user, char **base_url_out, void **handle_out, tk_err *e);
+    void (*stop)(void *user, void *handle);
+    void *user;
+} tk_client_local_backend;
+
+/* Register (or, with NULL, unregister) the process-wide local backend. The struct is copied.
+ * Thread-safe; affects clients opened afterwards. */
+void tk_client_set_local_backend(const tk_client_local_backend *backend);
+
+/* ============================================================================================= */
+/* The client (one connection to one service)                                                    */
+/* ============================================================================================= */
+
+typedef struct tk_client tk_client;
+
+/* Resolve the configuration (see tk_client_options), start the I/O thread and, in local mode,
+ * the local backend. Does no network I/O besides the local backend's own start-up. opts may be
+ * NULL (all defaults). Errors: TK_EINVAL (bad key, bad URL, bad option), TK_EUNSUPPORTED (local
+ * mode without a backend), TK_ETIMEOUT / TK_EIO (credential command), TK_ENOMEM. */
+int tk_client_open(const tk_client_options *opts, tk_client **out, tk_err *e);
+
+/* Stop everything and free the client. Calls still in flight fail with TK_ECANCELED (their
+ * callbacks run on the I/O thread first); heartbeats stop; the local backend is stopped. Waits
+ * at most close_timeout_s for the I/O thread: if it is stuck (a hung DNS lookup inside libcurl),
+ * it is left to finish and free its state on its own. c may be NULL. Must not be called from a
+ * completion callback. */
+void tk_client_close(tk_client *c);
+
+/* The resolved configuration. Strings are owned by the client, valid until tk_client_close. */
+const char *tk_client_base_url(const tk_client *c);       /* no trailing '/' */
+bool tk_client_is_local(const tk_client *c);              /* the local backend is in use */
+const char *tk_client_project_id(const tk_client *c);     /* NULL when unset */
+/* The tags from $TINKER_TAGS / opts.tags (empty items dropped); *n receives the count. */
+const char *const *tk_client_tags(const tk_client *c, size_t *n);
+
+/* ============================================================================================= */
+/* Responses and failures                                                                        */
+/* ============================================================================================= */
+
+typedef struct tk_client_header {
+    char *name;   /* as the server spelled it */
+    char *value;  /* leading/trailing blanks removed */
+} tk_client_header;
+
+/* One HTTP answer. For a future call (is_future) it is the final retrieve_future answer. */
+typedef struct tk_client_response {
+    long status;                 /* HTTP status, e.g. 200 */
+    const char *content_type;    /* Content-Type header or NULL */
+    tk_buf body;                 /* raw bytes (content-encoding already undone by libcurl) */
+    tk_client_header *headers;   /* n_headers response headers of the final attempt */
+    size_t n_headers;
+} tk_client_response;
+
+/* Case-insensitive header lookup; NULL when absent. */
+const char *tk_client_response_header(const tk_client_response *r, const char *name);
+
+typedef enum tk_client_fail_kind {
+    TK_CLIENT_FAIL_NONE = 0,
+    TK_CLIENT_FAIL_NETWORK,    /* connection errors / timeouts outlasted every retry (TK_ENET,
+                                  TK_ETIMEOUT) */
+    TK_CLIENT_FAIL_HTTP,       /* a status that is not retried, or retries ran out (TK_EHTTP) */
+    TK_CLIENT_FAIL_REMOTE,     /* the future failed: {"error","category"} (TK_EREMOTE) */
+    TK_CLIENT_FAIL_EXPIRED,    /* retrieve_future answered 410: the promise expired or broke;
+                                  sampling should re-submit (TK_EHTTP) */
+    TK_CLIENT_FAIL_BILLING,    /* 402 answers lasted longer than billing_max_pause_s (TK_EHTTP) */
+    TK_CLIENT_FAIL_DEADLINE,   /* the call's own deadline_s passed (TK_ETIMEOUT) */
+    TK_CLIENT_FAIL_CANCELED,   /* tk_client_future_cancel or tk_client_close (TK_ECANCELED) */
+    TK_CLIENT_FAIL_PROTOCOL,   /* an answer that breaks the protocol: no request_id, a body that
+                                  is neither JSON nor protobuf, too large (TK_EPARSE, TK_ENOMEM) */
+    TK_CLIENT_FAIL_LOCAL,      /* a local failure: out of memory, zstd error (TK_ENOMEM, ...) */
+} tk_client_fail_kind;
+
+typedef struct tk_client_failure {
+    tk_client_fail_kind kind;
+    long http_status;       /* the last HTTP status seen (0 if none) */
+    char category[16];      /* for TK_CLIENT_FAIL_REMOTE: "user", "server" or "unknown" */
+    int attempts;           /* HTTP attempts made in total (submits + polls) */
+} tk_client_failure;
+
+/* ============================================================================================= */
+/* Calls and futures                                                                             */
+/* ============================================================================================= */
+
+typedef struct tk_client_future tk_client_future;
+typedef struct tk_client_lane tk_client_lane;
+
+#define TK_CLIENT_NO_RETRIES (-1)
+
+/* Called on the I/O thread (never on the caller's thread) once a future settles, whichever way.
+ * It must not block: waiting on an unsettled future from inside it returns TK_ESTATE. */
+typedef void (*tk_client_future_cb)(tk_client_future *f, void *user);
+
+/* Called on the I/O thread before a whole call is submitted again after its future expired
+ * (resubmit_on_expired; the sampling client uses it to take a new seq_id). It replaces *body
+ * (malloc'd; the old one is freed by the client) or leaves it alone to resend the same bytes.
+ * attempt counts re-submissions from 1. Return 0, or a TK_E… code to fail the call. */
+typedef int (*tk_client_rebody_fn)(void *user, int attempt, void **body, size_t *body_len,
+                                   tk_err *e);
+
+/* What to send and how to retry it. Zero-initialise, then set what you need. Strings and the
+ * body are copied by tk_client_call (unless give_body), so the spec may be a stack temporary. */
+typedef struct tk_client_call_spec {
+    const char *method;          /* "GET", "POST" (default), "PUT", "DELETE" */
+    const char *path;            /* "/api/v1/forward_backward", appended to the base URL; may
+                                    carry a query string */
+    const void *body;            /* request bytes (NULL/0: no body) */
+    size_t body_len;
+    bool give_body;              /* the client takes body (malloc'd) and frees it, even when
+                                    tk_client_call fails: no copy of large bodies */
+    const char *content_type;    /* default "application/json" when there is a body */
+    bool zstd;                   /* compress the body, send Content-Encoding: zstd */
+    const char *accept;          /* default "application/json" */
+    const char *const *headers;  /* extra "Name: value" lines, NULL-terminated list (or NULL) */
+
+    /* Retry layers (§8.1). max_retries 0 uses the client's (10); TK_CLIENT_NO_RETRIES turns
+     * layer 1 off (retrieve_future, asample, save_weights and heartbeats run so in the SDK). */
+    int max_retries;
+    bool exec_retries;           /* layer 2: execute_with_retries (new idempotency key, same
+                                    body, min(2^k,30) s, for exec_retry_budget_s) and 402 pauses */
+    bool no_idempotency_key;     /* do not send X-Idempotency-Key (GET never sends one) */
+    bool sampling_backpressure;  /* asample: send X-Tinker-Sampling-Backpressure: 1 and treat a
+                                    429 on submit as back-pressure: wait 1 s (body <= 128 KiB)
+                                    or 5 s and resend the same body, without limit */
+
+    /* Futures (§3.7): the submit answers {"request_id":…}; poll retrieve_future until done. */
+    bool is_future;
+    const char *request_type;    /* X-Tinker-Request-Type on polls ("ForwardBackward", …) */
+    const char *poll_accept;     /* Accept on polls (default "application/json"); e.g.
+                                    "application/x-protobuf, application/json" */
+    bool resubmit_on_expired;    /* on 410 from retrieve_future, submit the whole call again */
+    tk_client_rebody_fn rebody;  /* optional, with resubmit_on_expired */
+    void *rebody_user;
+
+    tk_client_lane *lane;        /* ordered submission (see tk_client_lane_new); NULL: none */
+
+    double timeout_s;            /* one HTTP attempt of the submit; 0: request_timeout_s */
+    double deadline_s;           /* the whole call, every retry and poll included; 0: none */
+} tk_client_call_spec;
+
+/* Start a call. Returns at once; *out receives a new future (release it). The request goes out
+ * on the I/O thread. Errors here are only argument errors (TK_EINVAL naming the field), TK_ENOMEM
+ * and TK_ESTATE (the client is closing); everything else is reported through the future. */
+int tk_client_call(tk_client *c, const tk_client_call_spec *spec, tk_client_future **out,
+                   tk_err *e);
+
+/* Start n calls as one group in spec[0].lane (every spec must name the same lane, n >= 1):
+ * specs 1..n-1 are POSTed concurrently, and spec 0 only after all of them have returned (the
+ * chunks of one forward_backward, first chunk sent last, §8.4). out[i] receives spec i's future.
+ * On error no call was started and no future is returned. */
+int tk_client_call_group(tk_client *c, const tk_client_call_spec *specs, size_t n,
+                         tk_client_future **out, tk_err *e);
+
+/* An ordered submission lane: a call in a lane is POSTed only after the previous call (or group)
+ * in the same lane has finished its submit POST, retries included, whether it succeeded or not.
+ * This is how a training client keeps seq_ids arriving in order while many calls are in flight
+ * (pipelining). Polling is not ordered. A cancelled call that is still waiting in its lane is
+ * POSTed anyway (its seq_id must not leave a gap); only its result is dropped. A call that
+ * fails (deadline, close) while waiting is not sent. Lanes cannot be combined with
+ * resubmit_on_expired. tk_client_lane_free may be called at any time: calls already in the lane
+ * keep it alive until they are done. Use a lane only with the client that created it. */
+int tk_client_lane_new(tk_client *c, tk_client_lane **out, tk_err *e);
+void tk_client_lane_free(tk_client_lane *l);
+
+/* Wait until the future settles or timeout_s passes (timeout_s < 0: no limit). Returns 0 when it
+ * succeeded; TK_ETIMEOUT when the wait timed out and the future is still pending (e names the
+ * wait, not the call); otherwise the call's error code with its message copied to e. */
+int tk_client_future_wait(tk_client_future *f, double timeout_s, tk_err *e);
+
+/* True once the future has settled. */
+bool tk_client_future_done(tk_client_future *f);
+
+/* Cancel: if still pending, the future settles at once with TK_ECANCELED and network work stops
+ * (the server may still execute a request it already received). No effect once settled. */
+void tk_client_future_cancel(tk_client_future *f);
+
+/* Register a callback (see tk_client_future_cb). Callbacks run in registration order, once. If
+ * the future has already settled, the callback still runs on the I/O thread, soon; if its client
+ * has been closed it runs on the calling thread before this returns. 0 or TK_ENOMEM. */
+int tk_client_future_on_complete(tk_client_future *f, tk_client_future_cb cb, void *user);
+
+/* After a successful settle: the response (the final retrieve_future answer for is_future calls);
+ * NULL otherwise. Owned by the future. */
+const tk_client_response *tk_client_future_response(tk_client_future *f);
+/* The request_id the submit returned (is_future calls), NULL before or without one. */
+const char *tk_client_future_request_id(tk_client_future *f);
+/* Failure class and details; kind is TK_CLIENT_FAIL_NONE while pending or after success. */
+tk_client_failure tk_client_future_failure(tk_client_future *f);
+/* The last queue_state seen in a try_again / 408 answer ("active", "paused_capacity",
+ * "paused_rate_limit"), copied to buf (size >= 1); "" if none. */
+void tk_client_future_queue_state(tk_client_future *f, char *buf, size_t size);
+
+/* A slot for the layer above (the typed SDK keeps its decoded result here). free_fn (may be NULL)
+ * runs when the future is released. Setting it twice frees the old value first. */
+void tk_client_future_set_user(tk_client_future *f, void *data, void (*free_fn)(void *));
+void *tk_client_future_user(tk_client_future *f);
+
+/* Drop the caller's reference. f may be NULL. */
+void tk_client_future_release(tk_client_future *f);
+
+/* ============================================================================================= */
+/* Sessions: heartbeat                                                                           */
+/* ============================================================================================= */
+
+/* Send {"session_id":…,"type":"session_heartbeat"} to /api/v1/session_heartbeat every
+ * heartbeat_interval_s (timeout heartbeat_timeout_s, no retries, failures swallowed; a warning is
+ * logged once heartbeat_warn_s pass without a success). A tick is skipped while the previous
+ * heartbeat is still in flight. Replaces a running heartbeat. The first one goes out at once. */
+int tk_client_heartbeat_start(tk_client *c, const char *session_id, tk_err *e);
+void tk_client_heartbeat_stop(tk_client *c);
+
+typedef struct tk_client_heartbeat_stats {
+    int64_t sent, ok, failed;
+    double seconds_since_ok;     /* since the last success (or since start when none) */
+} tk_client_heartbeat_stats;
+tk_client_heartbeat_stats tk_client_heartbeat_get_stats(tk_client *c);
+
+/* ============================================================================================= */
+/* Tracing (tests and debugging)                                                                 */
+/* ============================================================================================= */
+
+typedef enum tk_client_event_kind {
+    TK_CLIENT_EV_ATTEMPT,        /* an HTTP attempt starts (submit or poll) */
+    TK_CLIENT_EV_RETRY_REQUEST,  /* layer 1 schedules a retry, same idempotency key */
+    TK_CLIENT_EV_RETRY_EXEC,     /* layer 2 schedules a retry, new idempotency key */
+    TK_CLIENT_EV_BACKPRESSURE,   /* sampling 429: resend after delay_s */
+    TK_CLIENT_EV_BILLING_PAUSE,  /* 402: wait delay_s */
+    TK_CLIENT_EV_POLL_AGAIN,     /* retrieve_future will be polled again after delay_s */
+    TK_CLIENT_EV_RESUBMIT,       /* 410: the whole call is submitted again */
+    TK_CLIENT_EV_DONE,           /* the call settled */
+} tk_client_event_kind;
+
+typedef struct tk_client_event {
+    tk_client_event_kind kind;
+    const char *path;            /* the call's path */
+    const char *reason;          /* why ("HTTP 503", "try_again", "connection: …", …) */
+    double delay_s;              /* scheduled delay (already multiplied by retry_time_scale) */
+    int attempt;                 /* layer-specific counter: k of the back-off formula */
+    long http_status;            /* of the answer that caused the event (0: none) */
+} tk_client_event;
+
+/* Receive every event, on the I/O thread. Must be set before the first call (not synchronised
+ * with calls in flight). NULL removes it. */
+void tk_client_set_trace(tk_client *c, void (*fn)(const tk_client_event *ev, void *user),
+                         void *user);
+
+/* ============================================================================================= */
+/* The typed SDK (to come, on top of tinkerc/wire.h)                                             */
+/* ============================================================================================= */
+/*
+ * How the Python SDK maps onto this layer, for the typed clients that will be added here:
+ *   ServiceClient   -> tk_client_service_*: client/config, create_session (+ tk_client_heartbeat_
+ *                      start), get_server_capabilities, create_lora_training_client, create_
+ *                      training_client_from_state(_with_optimizer), create_sampling_client.
+ *   TrainingClient  -> tk_client_training_*: one tk_client_lane per model and a seq_id counter;
+ *                      forward_backward splits data into chunks (fwdbwd_max_chunk_len datums /
+ *                      fwdbwd_max_chunk_bytes_count bytes) submitted with tk_client_call_group,
+ *                      then merges the chunk results with the wire layer's metric merging;
+ *                      optim_step, save_state, load_state, save_weights_for_sampler, … are
+ *                      is_future + exec_retries calls in the lane.
+ *   SamplingClient  -> tk_client_sampling_*: asample with sampling_backpressure,
+ *                      resubmit_on_expired and a rebody hook that takes the next seq_id.
+ *   RestClient      -> tk_client_rest_*: plain calls with exec_retries.
+ * Each typed future wraps a tk_client_future and keeps its decoded result in the user slot.
+ */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TINKERC_CLIENT_H */
