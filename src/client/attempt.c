@@ -1,5 +1,9 @@
 /* One HTTP attempt: a libcurl easy handle configured for the op, with the response collected
- * into op->resp and op->rhdrs. */
+ * into op->resp and op->rhdrs.
+ *
+ * Note: when a REUSED keep-alive connection turns out to be dead before any byte of the answer
+ * arrives, libcurl resends the request once on a new connection by itself. The resend carries
+ * the same bytes and the same idempotency key, so to a server it is just a layer-1 retry. */
 #include "internal.h"
 
 #include <ctype.h>

@@ -358,7 +358,7 @@ static void billing_pause(tk_op *op, int next_action) {
                             "allowed", op->method, op->path, paused, c->cfg.billing_max_pause_s);
         return;
     }
-    if (paused == 0) tk_info("%s: HTTP 402 (billing): pausing up to %.0f s", op->path,
+    if (paused == 0) tk_info("%s: HTTP 402 (billing): pausing up to %g s", op->path,
                              c->cfg.billing_max_pause_s);
     tk_client_emit(c, TK_CLIENT_EV_BILLING_PAUSE, op, "HTTP 402", TK_CLIENT_BILLING_PAUSE_S, 0,
                    402);
