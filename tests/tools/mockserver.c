@@ -151,9 +151,12 @@ static void choose_answer(tk_mock *m, const tk_mock_request *req, tk_mock_answer
         }
     }
     route_handler *h = NULL, *any = NULL;
-    for (route_handler *r = m->handlers; r; r = r->next) {
-        if (!r->route) any = r;
-        else if (key && !strcmp(r->route, key)) h = r;
+    for (route_handler *r = m->handlers; r; r = r->next) {   /* newest first */
+        if (!r->route) {
+            if (!any) any = r;
+        } else if (!h && key && !strcmp(r->route, key)) {
+            h = r;
+        }
     }
     if (!h) h = any;
     tk_mock_handler fn = h ? h->fn : NULL;

@@ -66,7 +66,8 @@ void tk_mock_push(tk_mock *m, const char *method, const char *path, const tk_moc
 /* Shorthand: status + JSON body. */
 void tk_mock_push_json(tk_mock *m, const char *method, const char *path, int status,
                        const char *json);
-/* Handler for one route (path NULL: every route without its own). */
+/* Handler for one route (path NULL: every route without its own). A later handler for the same
+ * route replaces the earlier one. */
 void tk_mock_set_handler(tk_mock *m, const char *method, const char *path, tk_mock_handler fn,
                          void *user);
 

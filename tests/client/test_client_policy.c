@@ -1,0 +1,151 @@
+/* The retry formulas of protocol §8.1 / §3.7 as pure functions (expected values worked out by
+ * hand from the reference's formulas), Retry-After parsing, and the timer heap against a sorted
+ * reference with random operations. */
+#include "test_util.h"
+
+#include <time.h>
+
+#include "client/retry_policy.h"
+#include "client/timer_heap.h"
+
+static void test_status_classes(void **state) {
+    (void)state;
+    const long retry[] = {408, 409, 429, 500, 502, 503, 504, 599};
+    const long fatal[] = {200, 302, 400, 401, 402, 403, 404, 410, 422, 425};
+    for (size_t i = 0; i < sizeof retry / sizeof *retry; i++)
+        assert_true(tk_client_status_retryable(retry[i]));
+    for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++)
+        assert_false(tk_client_status_retryable(fatal[i]));
+    assert_int_equal(tk_client_should_retry_header("true"), 1);
+    assert_int_equal(tk_client_should_retry_header("TRUE"), 1);
+    assert_int_equal(tk_client_should_retry_header("false"), 0);
+    assert_int_equal(tk_client_should_retry_header("yes"), -1);
+    assert_int_equal(tk_client_should_retry_header(NULL), -1);
+}
+
+static void test_request_backoff(void **state) {
+    (void)state;
+    /* min(0.5 * 2^k, 10) * (1 - 0.25 u) */
+    const double no_jitter[] = {0.5, 1, 2, 4, 8, 10, 10, 10};
+    for (int k = 0; k < 8; k++) {
+        assert_float_equal(tk_client_request_backoff_s(k, 0.0), no_jitter[k], 1e-12);
+        assert_float_equal(tk_client_request_backoff_s(k, 0.5), no_jitter[k] * 0.875, 1e-12);
+        assert_float_equal(tk_client_request_backoff_s(k, 0.999), no_jitter[k] * 0.75025, 1e-12);
+    }
+    assert_float_equal(tk_client_request_backoff_s(1000, 0.0), 10, 1e-12);
+}
+
+static void test_exec_poll_and_other_backoffs(void **state) {
+    (void)state;
+    const double exec[] = {1, 2, 4, 8, 16, 30, 30};   /* min(2^k, 30) */
+    for (int k = 0; k < 7; k++) {
+        assert_float_equal(tk_client_exec_backoff_s(k), exec[k], 1e-12);
+        assert_float_equal(tk_client_poll_error_backoff_s(k), exec[k], 1e-12);
+    }
+    const double fast[] = {0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2, 2};
+    for (int j = 0; j < 8; j++) assert_float_equal(tk_client_fast_poll_backoff_s(j), fast[j], 1e-12);
+    assert_float_equal(tk_client_backpressure_delay_s(0), 1, 0);
+    assert_float_equal(tk_client_backpressure_delay_s(128 * 1024), 1, 0);
+    assert_float_equal(tk_client_backpressure_delay_s(128 * 1024 + 1), 5, 0);
+    /* ± 25 % around min(0.5 * 2^k, 10) */
+    assert_float_equal(tk_client_resubmit_backoff_s(0, 0.0), 0.375, 1e-12);
+    assert_float_equal(tk_client_resubmit_backoff_s(0, 0.5), 0.5, 1e-12);
+    assert_float_equal(tk_client_resubmit_backoff_s(6, 0.0), 7.5, 1e-12);
+}
+
+static void test_retry_after(void **state) {
+    (void)state;
+    double now = 1700000000.0;
+    assert_float_equal(tk_client_retry_after_s(NULL, "2", now), 2, 1e-12);
+    assert_float_equal(tk_client_retry_after_s(NULL, " 1.5 ", now), 1.5, 1e-12);
+    assert_float_equal(tk_client_retry_after_s("1500", "9", now), 1.5, 1e-12);   /* -ms wins */
+    assert_float_equal(tk_client_retry_after_s("250.5", NULL, now), 0.2505, 1e-12);
+    assert_float_equal(tk_client_retry_after_s(NULL, "60", now), 60, 1e-12);
+    assert_true(tk_client_retry_after_s(NULL, "60.5", now) < 0);   /* outside (0, 60] */
+    assert_true(tk_client_retry_after_s(NULL, "0", now) < 0);
+    assert_true(tk_client_retry_after_s(NULL, "-3", now) < 0);
+    assert_true(tk_client_retry_after_s("0", NULL, now) < 0);
+    assert_true(tk_client_retry_after_s(NULL, "soon", now) < 0);
+    assert_true(tk_client_retry_after_s(NULL, "5s", now) < 0);
+    assert_true(tk_client_retry_after_s(NULL, NULL, now) < 0);
+    /* an HTTP date 30 s after now: Tue, 14 Nov 2023 22:13:50 GMT is 1700000030 */
+    assert_float_equal(tk_client_retry_after_s(NULL, "Tue, 14 Nov 2023 22:13:50 GMT", now), 30, 1e-9);
+    assert_true(tk_client_retry_after_s(NULL, "Tue, 14 Nov 2023 22:12:00 GMT", now) < 0);   /* past */
+}
+
+/* ---- timer heap ------------------------------------------------------------------------------ */
+
+static int g_fired_order[512];
+static int g_nfired;
+static void fire_rec(tk_ctimer *t, void *owner) {
+    (void)t;
+    g_fired_order[g_nfired++] = (int)(intptr_t)owner;
+}
+
+static void test_timer_heap_against_reference(void **state) {
+    (void)state;
+    enum { N = 200 };
+    tk_ctimer t[N];
+    int64_t due[N];
+    bool armed[N];
+    memset(t, 0, sizeof t);
+    memset(armed, 0, sizeof armed);
+    tk_ctimer_heap h = {0};
+    tk_rng rng;
+    tk_rng_seed(&rng, 42);
+    for (int i = 0; i < N; i++) {
+        t[i].fire = fire_rec;
+        t[i].owner = (void *)(intptr_t)i;
+    }
+    /* random arm / re-arm / disarm */
+    for (int step = 0; step < 5000; step++) {
+        int i = (int)tk_rng_below(&rng, N);
+        if (tk_rng_below(&rng, 4) == 0) {
+            tk_ctimer_disarm(&h, &t[i]);
+            armed[i] = false;
+        } else {
+            due[i] = (int64_t)tk_rng_below(&rng, 1000);
+            assert_int_equal(tk_ctimer_arm(&h, &t[i], due[i]), 0);
+            armed[i] = true;
+        }
+        assert_int_equal(tk_ctimer_armed(&t[i]), armed[i]);
+    }
+    size_t n_armed = 0;
+    for (int i = 0; i < N; i++) n_armed += armed[i];
+    assert_int_equal(h.len, n_armed);
+    /* pop everything due by 500, then the rest: non-decreasing due times, nothing lost */
+    g_nfired = 0;
+    tk_ctimer *x;
+    int64_t last = -1;
+    while ((x = tk_ctimer_pop_due(&h, 500))) {
+        assert_true(x->due_ms <= 500 && x->due_ms >= last);
+        last = x->due_ms;
+        x->fire(x, x->owner);
+    }
+    size_t due_by_500 = 0;
+    for (int i = 0; i < N; i++) due_by_500 += armed[i] && due[i] <= 500;
+    assert_int_equal((size_t)g_nfired, due_by_500);
+    assert_true(tk_ctimer_peek(&h) == NULL || tk_ctimer_peek(&h)->due_ms > 500);
+    while ((x = tk_ctimer_pop_due(&h, INT64_MAX))) {
+        assert_true(x->due_ms >= last);
+        last = x->due_ms;
+        x->fire(x, x->owner);
+    }
+    assert_int_equal((size_t)g_nfired, n_armed);
+    for (int i = 0; i < g_nfired; i++) assert_true(armed[g_fired_order[i]]);
+    /* equal due times fire in arming order */
+    for (int i = 0; i < 5; i++) assert_int_equal(tk_ctimer_arm(&h, &t[i], 7), 0);
+    for (int i = 0; i < 5; i++) assert_ptr_equal(tk_ctimer_pop_due(&h, 7), &t[i]);
+    tk_ctimer_heap_free(&h);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_status_classes),
+        cmocka_unit_test(test_request_backoff),
+        cmocka_unit_test(test_exec_poll_and_other_backoffs),
+        cmocka_unit_test(test_retry_after),
+        cmocka_unit_test(test_timer_heap_against_reference),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
