@@ -34,6 +34,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     size_t len = size * n;
     if (len >= 5 && !memcmp(p, "HTTP/", 5)) {   /* a new status line: 1xx or a new answer */
         tk_attempt_clear_headers(op);
+        op->headers_done = false;
+        return len;
+    }
+    if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {   /* the blank line ending the head */
+        op->headers_done = true;
         return len;
     }
     const char *colon = memchr(p, ':', len);
@@ -143,6 +148,7 @@ int tk_attempt_setup(tk_op *op, bool poll, const void *body, size_t body_len, do
     tk_response_free(&op->resp);
     tk_attempt_clear_headers(op);
     op->oversize = false;
+    op->headers_done = false;
     op->curl_err[0] = 0;
     CURL *h = curl_easy_init();
     if (!h) return tk_err_set(e, TK_ENOMEM, "curl_easy_init failed");

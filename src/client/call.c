@@ -481,6 +481,13 @@ static void submit_answer(tk_op *op, CURLcode cc) {
 }
 
 void tk_op_transfer_done(tk_op *op, CURLcode cc) {
+    /* libcurl accepts a connection that closes in the middle of the response headers as an
+     * answer without a body; for us that is a broken connection like any other. */
+    if (cc == CURLE_OK && !op->headers_done) {
+        cc = CURLE_RECV_ERROR;
+        snprintf(op->curl_err, sizeof op->curl_err, "the connection closed inside the "
+                 "response headers");
+    }
     tk_attempt_finish_response(op);
     tk_op_release_transfer(op);
     if (op->phase == TK_PHASE_POLL) tk_poll_answer(op, cc);

@@ -149,6 +149,7 @@ struct tk_op {
     tk_client_response resp;
     TK_VEC(tk_client_header) rhdrs;
     bool oversize;
+    bool headers_done;            /* the blank line after the answer's headers arrived */
     int64_t attempt_start_ms;
     char curl_err[CURL_ERROR_SIZE];
 

@@ -115,9 +115,10 @@ static inline bool body_equals(const tk_mock_request *r, const char *s) {
     return r && r->body_len == n && !memcmp(r->body, s, n);
 }
 
-/* A JSON field of a recorded request body, as a string (static buffer; tests are sequential). */
+/* A JSON field of a recorded request body, as a string (a per-thread buffer: mock handlers run
+ * on several threads at once). */
 static inline const char *req_json_str(const tk_mock_request *r, const char *key) {
-    static char buf[256];
+    static _Thread_local char buf[256];
     buf[0] = 0;
     json_t *j = json_loadb((const char *)r->body, r->body_len, 0, NULL);
     json_t *v = j ? json_object_get(j, key) : NULL;

@@ -5,6 +5,10 @@
  * the protocol reference, multiplied by the test's time scale. */
 #include "client_test_util.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #define S TEST_TIME_SCALE
 
 static const tk_client_call_spec plain_spec = {.path = "/api/v1/op", .body = "{\"seq_id\":7}",
@@ -411,6 +415,69 @@ static void test_no_idempotency_key_option(void **state) {
     tk_mock_stop(m);
 }
 
+
+/* A raw TCP server: answers its n-th connection with replies[n] and closes it. */
+typedef struct raw_server {
+    int lfd, port;
+    const char *replies[4];
+    int n_replies, served;
+    tk_thread th;
+} raw_server;
+
+static void *raw_main(void *arg) {
+    raw_server *rs = arg;
+    for (int i = 0; i < rs->n_replies; i++) {
+        int fd = accept(rs->lfd, NULL, NULL);
+        if (fd < 0) return NULL;
+        char buf[4096];
+        size_t got = 0;
+        while (got < sizeof buf - 1) {   /* the request: head and its small body */
+            ssize_t r = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+            if (r <= 0) break;
+            got += (size_t)r;
+            buf[got] = 0;
+            char *end = strstr(buf, "\r\n\r\n");
+            if (end && (size_t)(end + 4 - buf) + 12 <= got) break;   /* body "{\"seq_id\":7}" */
+        }
+        if (send(fd, rs->replies[i], strlen(rs->replies[i]), MSG_NOSIGNAL) < 0) {}
+        close(fd);
+        rs->served++;
+    }
+    return NULL;
+}
+
+static void test_truncated_response_head_is_a_connection_error(void **state) {
+    (void)state;
+    raw_server rs = {.n_replies = 2};
+    rs.replies[0] = "HTTP/1.1 200 OK\r\nContent-Type: appl";   /* the head stops short */
+    rs.replies[1] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    "Content-Length: 11\r\nConnection: close\r\n\r\n{\"good\":1}\n";
+    rs.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(rs.lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(rs.lfd, 4), 0);
+    assert_int_equal(getsockname(rs.lfd, (struct sockaddr *)&sa, &sl), 0);
+    tk_err e = {0};
+    assert_ok(tk_thread_start(&rs.th, raw_main, &rs, &e), &e);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", ntohs(sa.sin_port));
+    recorder rec;
+    rec_init(&rec);
+    tk_client *c = open_client(url, S, &rec);
+    tk_client_future *f;
+    assert_ok(run_call(c, &plain_spec, &f, &e), &e);
+    assert_memory_equal(tk_client_future_response(f)->body.data, "{\"good\":1}\n", 11);
+    assert_int_equal(rec_count(&rec, TK_CLIENT_EV_RETRY_REQUEST), 1);
+    assert_non_null(strstr(rec_nth(&rec, TK_CLIENT_EV_RETRY_REQUEST, 0).reason, "inside the response headers"));
+    tk_client_future_release(f);
+    tk_client_close(c);
+    tk_thread_join(&rs.th);
+    close(rs.lfd);
+    assert_int_equal(rs.served, 2);
+    rec_free(&rec);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layer1_same_key_and_retry_count),
@@ -425,6 +492,7 @@ int main(void) {
         cmocka_unit_test(test_attempt_timeout_is_retried),
         cmocka_unit_test(test_call_deadline),
         cmocka_unit_test(test_no_idempotency_key_option),
+        cmocka_unit_test(test_truncated_response_head_is_a_connection_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
