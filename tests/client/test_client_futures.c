@@ -442,6 +442,118 @@ static void test_cancelled_lane_call_is_still_posted(void **state) {
     tk_mock_stop(m);
 }
 
+
+static void test_lane_deadline_while_queued_and_failed_chunk(void **state) {
+    (void)state;
+    tk_mock *m = start_mock();
+    tk_mock_answer slow = {.status = 200, .body = "{\"request_id\":\"a\"}", .delay_ms = 300};
+    tk_mock_push(m, "POST", "/api/v1/first", &slow);
+    tk_mock_push_json(m, "POST", "/api/v1/third", 200, "{\"request_id\":\"c\"}");
+    tk_mock_set_handler(m, "POST", "/api/v1/retrieve_future", poll_done, NULL);
+    tk_client *c = open_client(tk_mock_url(m), S, NULL);
+    tk_client_lane *lane;
+    tk_err e = {0};
+    assert_ok(tk_client_lane_new(c, &lane, &e), &e);
+    char b[3][64];
+    tk_client_call_spec s1 = lane_call(lane, "/api/v1/first", b[0], 1);
+    tk_client_call_spec s2 = lane_call(lane, "/api/v1/second", b[1], 2);
+    s2.deadline_s = 0.05;   /* passes while it waits behind the first */
+    tk_client_call_spec s3 = lane_call(lane, "/api/v1/third", b[2], 3);
+    tk_client_future *f1, *f2, *f3;
+    assert_ok(tk_client_call(c, &s1, &f1, &e), &e);
+    assert_ok(tk_client_call(c, &s2, &f2, &e), &e);
+    assert_ok(tk_client_call(c, &s3, &f3, &e), &e);
+    assert_err(tk_client_future_wait(f2, 30, &e), TK_ETIMEOUT, &e, "deadline passed after 0 attempts");
+    assert_int_equal(tk_client_future_failure(f2).kind, TK_CLIENT_FAIL_DEADLINE);
+    assert_ok(tk_client_future_wait(f1, 30, &e), &e);
+    assert_ok(tk_client_future_wait(f3, 30, &e), &e);
+    assert_int_equal(tk_mock_count(m, "POST", "/api/v1/second"), 0);   /* never sent */
+    tk_client_future_release(f1);
+    tk_client_future_release(f2);
+    tk_client_future_release(f3);
+
+    /* a chunk that fails for good does not stop the first chunk from going out last */
+    tk_mock_push_json(m, "POST", "/api/v1/chunk", 200, "{\"request_id\":\"k2\"}");
+    tk_mock_push_json(m, "POST", "/api/v1/chunk", 404, "{\"detail\":\"bad chunk\"}");
+    tk_mock_push_json(m, "POST", "/api/v1/chunk", 200, "{\"request_id\":\"k1\"}");
+    char cb[3][64];
+    tk_client_call_spec chunks[3];
+    for (int i = 0; i < 3; i++) {
+        chunks[i] = lane_call(lane, "/api/v1/chunk", cb[i], 10 + i);
+        chunks[i].exec_retries = false;
+    }
+    tk_client_future *cf[3];
+    assert_ok(tk_client_call_group(c, chunks, 3, cf, &e), &e);
+    int failed = 0;
+    for (int i = 0; i < 3; i++) {
+        if (tk_client_future_wait(cf[i], 30, &e)) failed++;
+        tk_client_future_release(cf[i]);
+    }
+    assert_int_equal(failed, 1);
+    assert_int_equal(tk_mock_count(m, "POST", "/api/v1/chunk"), 3);
+    assert_string_equal(req_json_str(tk_mock_get_route(m, "POST", "/api/v1/chunk", 2), "seq_id"), "10");
+    tk_client_lane_free(lane);
+    tk_client_close(c);
+    tk_mock_stop(m);
+}
+
+static void test_cancel_during_backoff(void **state) {
+    (void)state;
+    tk_mock *m = start_mock();
+    tk_mock_answer later = {.status = 503, .body = "{}", .headers = "Retry-After: 60"};
+    tk_mock_push(m, "POST", "/api/v1/slow", &later);
+    tk_client *c = open_client(tk_mock_url(m), 1.0, NULL);   /* real time: a 60 s back-off */
+    tk_client_future *f;
+    tk_err e = {0};
+    assert_ok(tk_client_call(c, &slow_spec, &f, &e), &e);
+    double t0 = tk_now_s();
+    while (tk_mock_count(m, NULL, NULL) == 0 && tk_now_s() - t0 < 10) tk_sleep_ms(2);
+    tk_sleep_ms(20);   /* the answer is in; the client now waits out the back-off */
+    tk_client_future_cancel(f);
+    assert_err(tk_client_future_wait(f, 1, &e), TK_ECANCELED, &e, "cancelled");
+    tk_client_future_release(f);
+    tk_client_close(c);   /* nothing left waiting on the 60 s timer */
+    assert_true(tk_now_s() - t0 < 5);
+    assert_int_equal(tk_mock_count(m, NULL, NULL), 1);
+    tk_mock_stop(m);
+}
+
+/* A callback that (wrongly) blocks the I/O thread cannot make close() wait for it. */
+static atomic_int g_blocker_done;
+static void blocking_cb(tk_client_future *f, void *u) {
+    (void)f;
+    (void)u;
+    tk_sleep_ms(800);
+    atomic_store(&g_blocker_done, 1);
+}
+
+static void test_close_gives_up_on_a_stuck_io_thread(void **state) {
+    (void)state;
+    tk_mock *m = start_mock();
+    tk_mock_push_json(m, "POST", "/api/v1/slow", 200, "{}");
+    tk_client_options o;
+    tk_client_options_init(&o);
+    o.close_timeout_s = 0.1;
+    tk_client *c = open_client_opts(tk_mock_url(m), &o, NULL);
+    tk_client_future *f;
+    tk_err e = {0};
+    assert_ok(tk_client_call(c, &slow_spec, &f, &e), &e);
+    assert_ok(tk_client_future_on_complete(f, blocking_cb, NULL), &e);
+    assert_ok(tk_client_future_wait(f, 30, &e), &e);
+    tk_sleep_ms(50);   /* the callback is running now */
+    tk_log_set_level(TK_LOG_ERROR);   /* close() warns about the stuck thread */
+    double t0 = tk_now_s();
+    tk_client_close(c);
+    double took = tk_now_s() - t0;
+    tk_log_set_level(TK_LOG_INFO);
+    assert_true(took < 0.6);
+    assert_int_equal(atomic_load(&g_blocker_done), 0);
+    tk_client_future_release(f);   /* the future outlives everything */
+    while (!atomic_load(&g_blocker_done)) tk_sleep_ms(10);
+    tk_sleep_ms(200);   /* the orphaned I/O thread cleans up after itself */
+    tk_mock_stop(m);
+}
+
 /* ---- heartbeats ------------------------------------------------------------------------------ */
 
 static pthread_mutex_t g_log_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -517,6 +629,9 @@ int main(void) {
         cmocka_unit_test(test_group_sends_first_chunk_last),
         cmocka_unit_test(test_pipelining_two_submits_before_waiting),
         cmocka_unit_test(test_cancelled_lane_call_is_still_posted),
+        cmocka_unit_test(test_lane_deadline_while_queued_and_failed_chunk),
+        cmocka_unit_test(test_cancel_during_backoff),
+        cmocka_unit_test(test_close_gives_up_on_a_stuck_io_thread),
         cmocka_unit_test(test_heartbeats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
