@@ -121,9 +121,10 @@ int tk_client_open(const tk_client_options *opts, tk_client **out, tk_err *e);
 
 /* Stop everything and free the client. Calls still in flight fail with TK_ECANCELED (their
  * callbacks run on the I/O thread first); heartbeats stop; the local backend is stopped. Waits
- * at most close_timeout_s for the I/O thread: if it is stuck (a hung DNS lookup inside libcurl),
- * it is left to finish and free its state on its own. c may be NULL. Must not be called from a
- * completion callback. */
+ * at most close_timeout_s for the I/O thread: if it is stuck (a hung DNS lookup inside libcurl,
+ * a callback that blocks), it is left to finish and free its state on its own. Called from a
+ * completion callback, it returns at once and the I/O thread closes down after the callback.
+ * c may be NULL. No other call may use c once this has started. */
 void tk_client_close(tk_client *c);
 
 /* The resolved configuration. Strings are owned by the client, valid until tk_client_close. */
@@ -193,7 +194,8 @@ typedef void (*tk_client_future_cb)(tk_client_future *f, void *user);
 /* Called on the I/O thread before a whole call is submitted again after its future expired
  * (resubmit_on_expired; the sampling client uses it to take a new seq_id). It replaces *body
  * (malloc'd; the old one is freed by the client) or leaves it alone to resend the same bytes.
- * attempt counts re-submissions from 1. Return 0, or a TK_E… code to fail the call. */
+ * attempt counts re-submissions from 1. Return 0, or a TK_E… code to fail the call. Cannot be
+ * combined with zstd (the call fails with TK_EUNSUPPORTED when it would be needed). */
 typedef int (*tk_client_rebody_fn)(void *user, int attempt, void **body, size_t *body_len,
                                    tk_err *e);
 

@@ -307,6 +307,20 @@ void tk_client_close(tk_client *c) {
     pthread_mutex_unlock(&c->lock);
     atomic_store(&c->stop, true);
     curl_multi_wakeup(c->multi);
+    if (tk_client_on_io_thread(c)) {
+        /* From a callback: the thread cannot wait for itself. It finishes the shutdown when the
+         * callback returns and then frees the client. */
+        tk_warn("tk_client_close called from a completion callback; closing asynchronously");
+        pthread_mutex_lock(&c->exit_mu);
+        atomic_store(&c->orphaned, true);
+        tk_client_ref(c);
+        pthread_mutex_unlock(&c->exit_mu);
+        pthread_detach(c->thread.handle);
+        if (c->backend_handle && c->backend.stop) c->backend.stop(c->backend.user, c->backend_handle);
+        c->backend_handle = NULL;
+        tk_client_unref(c);
+        return;
+    }
 
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);

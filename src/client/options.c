@@ -303,6 +303,19 @@ int tk_client_cfg_resolve(const tk_client_options *o, tk_client_cfg *cfg,
         (rc = copy_str(&cfg->cf_secret, env_nonempty("CLOUDFLARE_ACCESS_CLIENT_SECRET"))) ||
         (rc = copy_str(&cfg->ca_file, o->ca_file)))
         goto oom;
+    const struct { const char *name, *value; } hv[] = {
+        {"CLOUDFLARE_ACCESS_CLIENT_ID", cfg->cf_id},
+        {"CLOUDFLARE_ACCESS_CLIENT_SECRET", cfg->cf_secret},
+        {"tk_client_options.user_agent_suffix", o->user_agent_suffix},
+    };
+    for (size_t i = 0; i < sizeof hv / sizeof *hv; i++) {   /* they become header values */
+        for (const char *p = hv[i].value; p && *p; p++) {
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+                rc = tk_err_set(e, TK_EINVAL, "%s: contains a control character", hv[i].name);
+                goto fail;
+            }
+        }
+    }
     tk_buf ua = {0};
     if (tk_buf_printf(&ua, "tinkerc/%s (C; Linux)%s%s", TINKERC_VERSION,
                       o->user_agent_suffix ? " " : "",

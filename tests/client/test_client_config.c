@@ -78,6 +78,10 @@ static void test_env_base_url_and_key(void **state) {
     q = ping(c, m);
     assert_string_equal(tk_mock_req_header(q, "X-API-Key"), "tml-from-option");
     tk_client_close(c);
+    /* values that become headers cannot smuggle in header lines */
+    setenv("CLOUDFLARE_ACCESS_CLIENT_SECRET", "x\r\nX-Evil: 1", 1);
+    assert_err(try_open(tk_mock_url(m), "tml-k", &c, &e), TK_EINVAL, &e,
+               "CLOUDFLARE_ACCESS_CLIENT_SECRET: contains a control character");
     clear_env();
     tk_mock_stop(m);
 }

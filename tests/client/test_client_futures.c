@@ -554,6 +554,39 @@ static void test_close_gives_up_on_a_stuck_io_thread(void **state) {
     tk_mock_stop(m);
 }
 
+static atomic_int g_closed_in_cb;
+static void closing_cb(tk_client_future *f, void *u) {
+    (void)f;
+    tk_client_close(u);
+    atomic_store(&g_closed_in_cb, 1);
+}
+
+static void test_close_from_a_callback(void **state) {
+    (void)state;
+    tk_mock *m = start_mock();
+    tk_mock_push_json(m, "POST", "/api/v1/slow", 200, "{}");
+    tk_mock_answer hang = {.status = 200, .body = "{}", .delay_ms = 5000};
+    tk_mock_set_handler(m, "POST", "/api/v1/hang", always, &hang);
+    tk_client *c = open_client(tk_mock_url(m), S, NULL);
+    tk_client_future *f, *g;
+    tk_err e = {0};
+    tk_client_call_spec h = slow_spec;
+    h.path = "/api/v1/hang";
+    assert_ok(tk_client_call(c, &h, &g, &e), &e);
+    assert_ok(tk_client_call(c, &slow_spec, &f, &e), &e);
+    tk_log_set_level(TK_LOG_ERROR);
+    assert_ok(tk_client_future_on_complete(f, closing_cb, c), &e);
+    assert_ok(tk_client_future_wait(f, 30, &e), &e);
+    /* the other call is cancelled by the close that the callback started */
+    assert_err(tk_client_future_wait(g, 10, &e), TK_ECANCELED, &e, "closing");
+    tk_log_set_level(TK_LOG_INFO);
+    assert_int_equal(atomic_load(&g_closed_in_cb), 1);
+    tk_client_future_release(f);
+    tk_client_future_release(g);
+    tk_sleep_ms(200);   /* the I/O thread frees the client after its loop ends */
+    tk_mock_stop(m);
+}
+
 /* ---- heartbeats ------------------------------------------------------------------------------ */
 
 static pthread_mutex_t g_log_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -632,6 +665,7 @@ int main(void) {
         cmocka_unit_test(test_lane_deadline_while_queued_and_failed_chunk),
         cmocka_unit_test(test_cancel_during_backoff),
         cmocka_unit_test(test_close_gives_up_on_a_stuck_io_thread),
+        cmocka_unit_test(test_close_from_a_callback),
         cmocka_unit_test(test_heartbeats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
