@@ -39,6 +39,13 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     }
     if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {   /* the blank line ending the head */
         op->headers_done = true;
+        /* size the body buffer once from Content-Length instead of growing it step by step */
+        curl_off_t cl = -1;
+        if (op->easy && !curl_easy_getinfo(op->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) &&
+            cl > 0 && (uint64_t)cl <= op->c->cfg.max_response_bytes && op->resp.body.len == 0 &&
+            tk_buf_reserve(&op->resp.body, (size_t)cl + 1)) {
+            return 0;
+        }
         return len;
     }
     const char *colon = memchr(p, ':', len);
