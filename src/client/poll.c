@@ -4,9 +4,9 @@
  * does not long-poll can never drive the client into a busy loop (peers.md §0.2). */
 #include "internal.h"
 
-#include <jansson.h>
 #include <string.h>
 
+#include "poll_answer.h"
 #include "retry_policy.h"
 
 void tk_poll_start(tk_op *op) {
@@ -35,27 +35,16 @@ static void poll_again_guarded(tk_op *op, bool fast, const char *reason, long st
     poll_again(op, delay, reason, status);
 }
 
-static void note_queue_state(tk_op *op, const json_t *j) {
-    const char *qs = json_string_value(json_object_get(j, "queue_state"));
-    if (!qs || !op->f) return;
+static void note_queue_state(tk_op *op, const char *qs, const char *why) {
+    if (!qs[0] || !op->f) return;
     char old[32];
     tk_client_future_queue_state(op->f, old, sizeof old);
     if (strcmp(old, qs)) {
-        const char *why = json_string_value(json_object_get(j, "queue_state_reason"));
         if (strcmp(qs, "active"))
             tk_info("%s (request %s): queue %s%s%s", op->path, op->request_id, qs,
-                    why ? ": " : "", why ? why : "");
+                    why[0] ? ": " : "", why);
         tk_fut_set_queue_state(op->f, qs);
     }
-}
-
-static json_t *parse_json(const tk_client_response *r) {
-    if (!r->body.len) return NULL;
-    return json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, NULL);
-}
-
-static bool is_protobuf(const tk_client_response *r) {
-    return r->content_type && strstr(r->content_type, "application/x-protobuf");
 }
 
 void tk_poll_answer(tk_op *op, CURLcode cc) {
@@ -89,11 +78,11 @@ void tk_poll_answer(tk_op *op, CURLcode cc) {
     snprintf(reason, sizeof reason, "HTTP %ld", status);
     if (status != 200) tk_err_set(&op->last_err, TK_EHTTP, "retrieve_future: HTTP %ld", status);
 
-    if (status == 408) {
+    if (status == 408) {   /* the body may say how the queue is doing */
         op->poll_400 = 0;
-        json_t *j = parse_json(r);
-        if (j) note_queue_state(op, j);
-        json_decref(j);
+        tk_poll_info info;
+        tk_poll_classify(r->content_type, r->body.data, r->body.len, &info);
+        note_queue_state(op, info.queue_state, info.queue_reason);
         poll_again_guarded(op, fast, reason, status);
         return;
     }
@@ -143,49 +132,31 @@ void tk_poll_answer(tk_op *op, CURLcode cc) {
     }
     op->billing_start_ms = 0;
 
-    if (is_protobuf(r)) {
+    tk_poll_info info;
+    tk_poll_classify(r->content_type, r->body.data, r->body.len, &info);
+    switch (info.kind) {
+    case TK_POLL_RESULT:
         tk_op_finish_ok(op);
         return;
-    }
-    json_t *j = parse_json(r);
-    if (!j) {
+    case TK_POLL_TRY_AGAIN:
+        note_queue_state(op, info.queue_state, info.queue_reason);
+        poll_again_guarded(op, fast, "try_again", status);
+        return;
+    case TK_POLL_METADATA:
+        op->allow_meta = false;
+        poll_again_guarded(op, fast, "complete_metadata", status);
+        return;
+    case TK_POLL_FAILED:
+        snprintf(op->category, sizeof op->category, "%s", info.category);
+        tk_op_finish_failed(op, TK_EREMOTE, TK_CLIENT_FAIL_REMOTE,
+                            "request %s failed (category %s): %s", op->request_id,
+                            info.category, info.message);
+        return;
+    case TK_POLL_GARBAGE:
         tk_op_finish_failed(op, TK_EPARSE, TK_CLIENT_FAIL_PROTOCOL,
                             "retrieve_future (request %s): the answer (%zu bytes, Content-Type "
                             "%s) is neither JSON nor protobuf", op->request_id, r->body.len,
                             r->content_type ? r->content_type : "none");
         return;
     }
-    if (json_is_object(j)) {
-        const char *type = json_string_value(json_object_get(j, "type"));
-        const char *st = json_string_value(json_object_get(j, "status"));
-        json_t *err = json_object_get(j, "error");
-        if (type && !strcmp(type, "try_again")) {
-            note_queue_state(op, j);
-            json_decref(j);
-            poll_again_guarded(op, fast, "try_again", status);
-            return;
-        }
-        if (st && !strcmp(st, "complete_metadata")) {
-            op->allow_meta = false;
-            json_decref(j);
-            poll_again_guarded(op, fast, "complete_metadata", status);
-            return;
-        }
-        if (err) {
-            const char *cat = json_string_value(json_object_get(j, "category"));
-            if (!cat || (strcmp(cat, "user") && strcmp(cat, "server"))) cat = "unknown";
-            snprintf(op->category, sizeof op->category, "%s", cat);
-            tk_buf msg = {0};
-            int drc = json_is_string(err) ? tk_buf_puts(&msg, json_string_value(err))
-                                          : tk_json_dump(err, &msg);
-            tk_op_finish_failed(op, TK_EREMOTE, TK_CLIENT_FAIL_REMOTE,
-                                "request %s failed (category %s): %.800s", op->request_id, cat,
-                                drc ? "(unprintable)" : msg.data ? msg.data : "");
-            tk_buf_free(&msg);
-            json_decref(j);
-            return;
-        }
-    }
-    json_decref(j);
-    tk_op_finish_ok(op);   /* the bare result object; the typed layer validates it */
 }

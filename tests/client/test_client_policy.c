@@ -5,6 +5,7 @@
 
 #include <time.h>
 
+#include "client/poll_answer.h"
 #include "client/retry_policy.h"
 #include "client/timer_heap.h"
 
@@ -139,6 +140,63 @@ static void test_timer_heap_against_reference(void **state) {
     tk_ctimer_heap_free(&h);
 }
 
+
+/* ---- retrieve_future answers ------------------------------------------------------------------ */
+
+static tk_poll_info classify(const char *ctype, const char *body) {
+    tk_poll_info i;
+    tk_poll_classify(ctype, body, body ? strlen(body) : 0, &i);
+    return i;
+}
+
+static void test_poll_answer_classification(void **state) {
+    (void)state;
+    tk_poll_info i = classify("application/json", "{\"type\":\"try_again\",\"request_id\":\"r\","
+                              "\"queue_state\":\"paused_rate_limit\",\"queue_state_reason\":\"quota\"}");
+    assert_int_equal(i.kind, TK_POLL_TRY_AGAIN);
+    assert_string_equal(i.queue_state, "paused_rate_limit");
+    assert_string_equal(i.queue_reason, "quota");
+    i = classify(NULL, "{\"status\":\"complete_metadata\",\"response_payload_size\":5}");
+    assert_int_equal(i.kind, TK_POLL_METADATA);
+    i = classify("application/json", "{\"error\":\"bad\",\"category\":\"server\"}");
+    assert_int_equal(i.kind, TK_POLL_FAILED);
+    assert_string_equal(i.category, "server");
+    assert_string_equal(i.message, "bad");
+    i = classify("application/json", "{\"error\":null}");   /* the key alone is enough */
+    assert_int_equal(i.kind, TK_POLL_FAILED);
+    assert_string_equal(i.category, "unknown");
+    assert_string_equal(i.message, "null");
+    i = classify("application/json", "{\"error\":\"x\",\"category\":7}");
+    assert_string_equal(i.category, "unknown");
+    /* results: bare objects, whatever their type tag */
+    assert_int_equal(classify(NULL, "{\"model_id\":\"m\",\"type\":\"create_model\"}").kind, TK_POLL_RESULT);
+    assert_int_equal(classify(NULL, "{\"metrics\":null}").kind, TK_POLL_RESULT);
+    assert_int_equal(classify(NULL, "{\"status\":\"pending\"}").kind, TK_POLL_RESULT);
+    assert_int_equal(classify("application/x-protobuf", "\x0a\x01").kind, TK_POLL_RESULT);
+    assert_int_equal(classify("application/x-protobuf; charset=binary", "").kind, TK_POLL_RESULT);
+    /* garbage */
+    assert_int_equal(classify("text/html", "<html></html>").kind, TK_POLL_GARBAGE);
+    assert_int_equal(classify("application/json", "").kind, TK_POLL_GARBAGE);
+    assert_int_equal(classify("application/json", "{\"type\":\"try_again\"").kind, TK_POLL_GARBAGE);
+    assert_int_equal(classify("application/json", "{\"a\":1,\"a\":2}").kind, TK_POLL_GARBAGE);
+    assert_int_equal(classify("application/json", "{\"a\":1} trailing").kind, TK_POLL_GARBAGE);
+    /* not NUL-terminated, NULs inside */
+    const char raw[] = {'{', '"', 'e', 'r', 'r', 'o', 'r', '"', ':', '1', '}', 'X'};
+    tk_poll_classify(NULL, raw, 11, &i);
+    assert_int_equal(i.kind, TK_POLL_FAILED);
+    const char nul[] = {'{', '}', '\0', '{'};
+    tk_poll_classify(NULL, nul, sizeof nul, &i);
+    assert_int_equal(i.kind, TK_POLL_GARBAGE);
+    /* long messages are cut, never overflow */
+    char big[4000];
+    int n = snprintf(big, sizeof big, "{\"error\":\"");
+    memset(big + n, 'x', 3000);
+    snprintf(big + n + 3000, sizeof big - (size_t)n - 3000, "\"}");
+    i = classify(NULL, big);
+    assert_int_equal(i.kind, TK_POLL_FAILED);
+    assert_int_equal(strlen(i.message), sizeof i.message - 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_classes),
@@ -146,6 +204,7 @@ int main(void) {
         cmocka_unit_test(test_exec_poll_and_other_backoffs),
         cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_timer_heap_against_reference),
+        cmocka_unit_test(test_poll_answer_classification),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
