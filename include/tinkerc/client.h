@@ -363,6 +363,10 @@ void tk_client_set_trace(tk_client *c, void (*fn)(const tk_client_event *ev, voi
  *                      resubmit_on_expired and a rebody hook that takes the next seq_id.
  *   RestClient      -> tk_client_rest_*: plain calls with exec_retries.
  * Each typed future wraps a tk_client_future and keeps its decoded result in the user slot.
+ * Encodings: forward_backward bodies go out as protobuf (what SDK 0.25 always sends; zstd when
+ * client/config sets proto_compress_fwdbwd); results of sample and forward(_backward) are polled
+ * with "Accept: application/x-protobuf, application/json" and decoded by the answer's
+ * Content-Type, so servers that only answer JSON (SDK <= 0.24 servers, tinkex-era mocks) work too.
  */
 
 #ifdef __cplusplus
