@@ -419,7 +419,7 @@ int tk_server_submit_train(tk_server *s, const char *model_id, int64_t seq_id, u
         } else
             rc = tk_err_set(e, TK_EINVAL, "%s", res.msg);
         if (job) tk_server_futures_discard(s->futures, rid);
-        for (size_t i = 0; i < released.len; i++) tk_server_worker_push(s, released.data[i]);
+        tk_server_worker_push_all(s, released.data, released.len);
     }
     pthread_mutex_unlock(&s->reg_mu);
     tk_vec_free(&released);
@@ -438,7 +438,7 @@ void tk_server_reject_train(tk_server *s, const char *model_id, int64_t seq_id, 
     tk_server_model *m = get_model(s, model_id);
     if (m && (m->state == TK_SERVER_MODEL_READY || m->state == TK_SERVER_MODEL_CREATING)) {
         if (tk_server_seq_reject(&m->seq, m->id, seq_id, hash, msg, tk_now_s(), &released, &res) == 0)
-            for (size_t i = 0; i < released.len; i++) tk_server_worker_push(s, released.data[i]);
+            tk_server_worker_push_all(s, released.data, released.len);
     }
     pthread_mutex_unlock(&s->reg_mu);
     tk_vec_free(&released);
@@ -686,7 +686,7 @@ void tk_server_sweep(tk_server *s) {
             tk_warn("server: model %s waited %.0f s for a missing seq_id; skipped %" PRId64 " seq_id(s) and ran %zu "
                     "waiting request(s)", m->id, s->cfg.gap_timeout_s, skipped, released.len - before);
     }
-    for (size_t i = 0; i < released.len; i++) tk_server_worker_push(s, released.data[i]);
+    tk_server_worker_push_all(s, released.data, released.len);
     pos = 0;
     while (tk_map_next(s->samplers, &pos, &k, &kl, &v)) {
         tk_server_sampler *sp = v;

@@ -87,6 +87,7 @@ int tk_server_listen(tk_server *s, tk_err *e);
 
 /* Queue released jobs for the worker (caller may hold the registry lock). */
 void tk_server_worker_push(tk_server *s, tk_server_job *j);
+void tk_server_worker_push_all(tk_server *s, void *const *jobs, size_t n);
 int tk_server_worker_start(tk_server *s, tk_err *e);
 /* Stop the worker after the job it is running; jobs still queued are failed ("server stopping"). */
 void tk_server_worker_stop(tk_server *s);

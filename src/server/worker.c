@@ -70,16 +70,27 @@ void tk_server_job_fail(tk_server *s, tk_server_job *j, tk_server_category cat, 
 
 /* ---- the queue -------------------------------------------------------------------------------- */
 
-void tk_server_worker_push(tk_server *s, tk_server_job *j) {
+void tk_server_worker_push_all(tk_server *s, void *const *jobs, size_t n) {
+    if (!n) return;
+    /* one critical section, so jobs released together (a chunk group) are seen together and can
+     * be batched */
     pthread_mutex_lock(&s->q_mu);
-    j->q_next = NULL;
-    j->q_prev = s->q_tail;
-    if (s->q_tail) s->q_tail->q_next = j;
-    else s->q_head = j;
-    s->q_tail = j;
-    s->q_len++;
+    for (size_t i = 0; i < n; i++) {
+        tk_server_job *j = jobs[i];
+        j->q_next = NULL;
+        j->q_prev = s->q_tail;
+        if (s->q_tail) s->q_tail->q_next = j;
+        else s->q_head = j;
+        s->q_tail = j;
+        s->q_len++;
+    }
     pthread_cond_signal(&s->q_cv);
     pthread_mutex_unlock(&s->q_mu);
+}
+
+void tk_server_worker_push(tk_server *s, tk_server_job *j) {
+    void *one[1] = {j};
+    tk_server_worker_push_all(s, one, 1);
 }
 
 static void unlink_job(tk_server *s, tk_server_job *j) {
