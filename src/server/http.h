@@ -75,7 +75,8 @@ void tk_server_resp_header(tk_server_resp *r, const char *name, const char *valu
 void tk_server_resp_clear(tk_server_resp *r);
 
 /* The HTTP status for an error code: 400 invalid/parse/range/exists/unsupported, 404 not found,
- * 410 gone (TK_ESTATE: expired or unloaded), 413 too large (TK_ENOMEM from a size cap), 500 else. */
+ * 410 gone (TK_ESTATE: expired or unloaded), 503 out of memory (retryable), 500 else. Body size
+ * caps answer 413 themselves. Never 409: the SDK retries 409 for minutes. */
 int tk_server_http_status(int code);
 
 /* Parse req->body as a JSON object (new reference in *out); on failure answer 400 naming the

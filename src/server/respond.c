@@ -68,7 +68,7 @@ int tk_server_http_status(int code) {
     case TK_EINVAL: case TK_EPARSE: case TK_ERANGE: case TK_EEXIST: case TK_EUNSUPPORTED: return 400;
     case TK_ENOTFOUND: return 404;
     case TK_ESTATE: return 410;
-    case TK_ENOMEM: return 413;
+    case TK_ENOMEM: return 503; /* memory pressure: retryable (size caps answer 413 themselves) */
     default: return 500;
     }
 }

@@ -185,7 +185,6 @@ int tk_server_port(const tk_server *s) { return s->port; }
 
 void tk_server_stop(tk_server *s) {
     if (!s) return;
-    s->stopping = true;
     /* long-polls answer try_again now, so the connection threads can finish */
     tk_server_futures_close(s->futures);
     tk_server_http_stop(s);

@@ -73,7 +73,6 @@ struct tk_server {
     struct MHD_Daemon *mhd;
     int port;
     char url[160];
-    bool stopping;
 };
 
 /* Build a server (store opened, tables ready) without listening or threads. */

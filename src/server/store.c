@@ -246,7 +246,7 @@ static run *load_run(tk_server_store *s, const char *id) {
         if (d) closedir(d);
         free(kdir);
     }
-    qsort(r->ckpts.data, r->ckpts.len, sizeof *r->ckpts.data, cmp_ckpt_time);
+    if (r->ckpts.len) qsort(r->ckpts.data, r->ckpts.len, sizeof *r->ckpts.data, cmp_ckpt_time);
     goto out;
 bad:
     tk_warn("checkpoint store: skipping run %s: %s", rdir, e.msg);
