@@ -97,6 +97,8 @@ struct tk_server_model {
     bool train_mlp, train_attn, train_unembed;
     struct json_t *user_metadata;          /* object (owned) */
     char owner[24];                        /* fingerprint of the creating API key */
+    char arch[16];                         /* engine architecture ("llama3", "qwen3"); set by the
+                                              creation job, readable once the model is ready */
     char create_rid[TK_SERVER_ID_MAX];
     /* guarded by the registry lock */
     tk_server_model_state state;

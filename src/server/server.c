@@ -1,4 +1,5 @@
 /* Server lifecycle: configuration, start, the sweeper thread, stop. */
+#include "engine_glue.h"
 #include "server_internal.h"
 
 #include <stdio.h>
@@ -46,6 +47,7 @@ static int check_config(const tk_server_config *c, tk_err *e) {
 
 static void server_free(tk_server *s) {
     tk_server_registry_free(s);
+    if (s->hooks.close) s->hooks.close(s->hooks.user);
     tk_server_archives_free(s);
     tk_server_routes_free(s);
     tk_server_futures_free(s->futures);
@@ -170,7 +172,8 @@ int tk_server_start(const tk_server_config *cfg, tk_server **out, tk_err *e) {
     tk_server *s = NULL;
     int rc = tk_server_create(cfg, &s, e);
     if (rc) return rc;
-    rc = tk_server_add_core_routes(s, e);
+    rc = tk_server_engine_attach(s, e);
+    if (!rc) rc = tk_server_add_core_routes(s, e);
     if (!rc) rc = tk_server_listen(s, e);
     if (rc) {
         tk_server_stop(s);

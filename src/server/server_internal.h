@@ -23,6 +23,9 @@ typedef struct tk_server_engine_hooks {
     /* Can base_model be served (create_model, create_sampling_session)? Called on HTTP threads.
      * 0, or TK_ENOTFOUND with a message listing what is served. NULL: the --model list only. */
     int (*resolve_base_model)(void *user, const char *base_model, tk_err *e);
+    /* Free the engine's shared state; called by tk_server_stop after the worker has stopped and
+     * every model's engine_free has run. */
+    void (*close)(void *user);
 } tk_server_engine_hooks;
 
 typedef struct tk_server_served {

@@ -29,11 +29,13 @@ stop() { # stop SIGNAL: expects exit status 0
   [ "$rc" = 0 ] || fail "exit status $rc after SIG$1: $(cat "$tmp/err")"
 }
 
-mkdir -p "$tmp/model"
+"$bin" model init --arch llama3 --layers 1 --hidden 16 --heads 2 --kv-heads 1 --intermediate 24 \
+  --vocab 50 --max-position 64 --out "$tmp/model" >/dev/null || fail "model init"
+mkdir -p "$tmp/empty"
 start --model "tiny/test=$tmp/model" --session-timeout 60 --max-body-bytes 1K
 [ "$(curl -s "$url/api/v1/healthz")" = '{"status":"ok"}' ] || fail "healthz"
 caps=$(curl -s -H 'X-API-Key: tml-x' "$url/api/v1/get_server_capabilities")
-[ "$caps" = '{"supported_models":[{"model_name":"tiny/test"}]}' ] || fail "capabilities: $caps"
+[ "$caps" = '{"supported_models":[{"model_name":"tiny/test","max_context_length":64}]}' ] || fail "capabilities: $caps"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'X-API-Key: tml-x' -H 'Content-Type: application/json' \
        --data-binary "{\"pad\":\"$(head -c 2000 /dev/zero | tr '\0' a)\"}" "$url/api/v1/telemetry")
 [ "$code" = 413 ] || fail "--max-body-bytes 1K: got $code"
@@ -61,4 +63,7 @@ done
 rc=0
 "$bin" serve --port 0 --api-key-file "$tmp/missing" 2>"$tmp/err" || rc=$?
 [ "$rc" = 1 ] && grep -q -- "--api-key-file" "$tmp/err" || fail "missing key file: exit $rc $(cat "$tmp/err")"
+rc=0   # a --model directory that is not a model: refused at start, naming it
+"$bin" serve --port 0 --data-dir "$tmp/data" --model "x/y=$tmp/empty" 2>"$tmp/err" || rc=$?
+[ "$rc" = 1 ] && grep -q -- "--model x/y=" "$tmp/err" || fail "bad model dir: exit $rc $(cat "$tmp/err")"
 echo "tinkerc serve: all checks passed"

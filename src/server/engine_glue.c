@@ -1,0 +1,350 @@
+/* The engine behind the server (see engine_glue.h).
+ *
+ * Base models are loaded on the worker the first time an adapter needs them and kept until the
+ * server stops (reloading a base model costs seconds; adapters are cheap). Each training model's
+ * engine state is its adapter plus the base it borrows.
+ *
+ * forward / forward_backward jobs arrive in batches of consecutive requests of one model, but each
+ * request still runs as its own engine call, in seq_id order: merging them into one call would
+ * sum gradients in an order that depends on how requests happened to arrive, and DESIGN.md asks
+ * for bit-identical results run after run. */
+#include "engine_glue.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct base_entry {
+    char *dir;
+    tk_engine_model *m;
+    int adapters;
+} base_entry;
+
+typedef struct glue {
+    tk_server *s;
+    tk_map *bases; /* dir -> base_entry; touched only by the worker (and close, after it stopped) */
+} glue;
+
+typedef struct model_state {
+    tk_engine_adapter *a;
+    base_entry *base;
+} model_state;
+
+/* ---- base model resolution ---------------------------------------------------------------------- */
+
+static bool has_config(const char *dir) {
+    char *p = tk_path_join(dir, "config.json");
+    bool ok = p && tk_path_exists(p);
+    free(p);
+    return ok;
+}
+
+static char *hf_hub_dir(void) {
+    const char *c = getenv("HF_HUB_CACHE");
+    if (c && *c) return tk_strdup(c);
+    const char *h = getenv("HF_HOME");
+    if (h && *h) return tk_path_join(h, "hub");
+    return tk_path_expand_user("~/.cache/huggingface/hub");
+}
+
+/* models--<org>--<name>/snapshots/<rev> of the cache, or NULL. */
+static char *hf_snapshot(const char *hub, const char *name) {
+    const char *slash = strchr(name, '/');
+    if (!slash || slash == name || !slash[1] || strchr(slash + 1, '/') || strstr(name, "..")) return NULL;
+    tk_buf repo = {0};
+    if (tk_buf_printf(&repo, "%s/models--%.*s--%s", hub, (int)(slash - name), name, slash + 1)) {
+        tk_buf_free(&repo);
+        return NULL;
+    }
+    char *snaps = tk_path_join(repo.data, "snapshots");
+    char *refp = tk_path_join(repo.data, "refs/main");
+    tk_buf ref = {0};
+    char *out = NULL;
+    tk_err e = {0};
+    if (snaps && refp && tk_file_read(refp, &ref, 4096, &e) == 0) {
+        while (ref.len && (ref.data[ref.len - 1] == '\n' || ref.data[ref.len - 1] == ' ')) ref.data[--ref.len] = '\0';
+        if (ref.len && !strchr(ref.data, '/') && !strstr(ref.data, "..")) out = tk_path_join(snaps, ref.data);
+    } else if (snaps) { /* no refs/main: accept a single snapshot */
+        DIR *d = opendir(snaps);
+        struct dirent *de;
+        int count = 0;
+        char *only = NULL;
+        while (d && (de = readdir(d))) {
+            if (de->d_name[0] == '.') continue;
+            count++;
+            free(only);
+            only = tk_strdup(de->d_name);
+        }
+        if (d) closedir(d);
+        if (count == 1 && only) out = tk_path_join(snaps, only);
+        free(only);
+    }
+    if (out && !has_config(out)) {
+        free(out);
+        out = NULL;
+    }
+    tk_buf_free(&ref);
+    tk_buf_free(&repo);
+    free(snaps);
+    free(refp);
+    return out;
+}
+
+int tk_server_model_dir(const tk_server *s, const char *name, char **dir_out, tk_err *e) {
+    *dir_out = NULL;
+    if (!name || !*name) return tk_err_set(e, TK_EINVAL, "base_model: must not be empty");
+    for (size_t i = 0; i < s->served.len; i++)
+        if (!strcmp(s->served.data[i].name, name)) {
+            *dir_out = tk_strdup(s->served.data[i].dir);
+            return *dir_out ? 0 : tk_err_set(e, TK_ENOMEM, "out of memory");
+        }
+    if (name[0] == '/' && tk_path_is_dir(name) && has_config(name)) {
+        *dir_out = tk_strdup(name);
+        return *dir_out ? 0 : tk_err_set(e, TK_ENOMEM, "out of memory");
+    }
+    char *hub = hf_hub_dir();
+    if (hub && (*dir_out = hf_snapshot(hub, name))) {
+        free(hub);
+        return 0;
+    }
+    tk_buf served = {0};
+    for (size_t i = 0; i < s->served.len; i++)
+        if (tk_buf_printf(&served, "%s%s", i ? ", " : "", s->served.data[i].name)) break;
+    int rc = tk_err_set(e, TK_ENOTFOUND,
+                        "base model \"%s\" not found: it is not served with --model (served: %s), not an absolute "
+                        "path to a model directory with config.json, and not in the Hugging Face cache %s",
+                        name, served.len ? served.data : "none", hub ? hub : "(no cache directory)");
+    tk_buf_free(&served);
+    free(hub);
+    return rc;
+}
+
+/* ---- attach / close ------------------------------------------------------------------------------- */
+
+static int resolve_hook(void *user, const char *name, tk_err *e) {
+    glue *g = user;
+    char *dir = NULL;
+    int rc = tk_server_model_dir(g->s, name, &dir, e);
+    free(dir);
+    return rc;
+}
+
+static void close_hook(void *user) {
+    glue *g = user;
+    size_t pos = 0;
+    const void *k;
+    size_t kl;
+    void *v;
+    while (tk_map_next(g->bases, &pos, &k, &kl, &v)) {
+        base_entry *b = v;
+        tk_engine_model_free(b->m);
+        free(b->dir);
+        free(b);
+    }
+    tk_map_free(g->bases);
+    free(g);
+}
+
+int tk_server_engine_attach(tk_server *s, tk_err *e) {
+    for (size_t i = 0; i < s->served.len; i++) {
+        tk_server_served *m = &s->served.data[i];
+        char *p = tk_path_join(m->dir, "config.json");
+        tk_buf b = {0};
+        tk_engine_config c;
+        int rc = p ? tk_file_read(p, &b, 16 << 20, e) : tk_err_set(e, TK_ENOMEM, "out of memory");
+        if (!rc) rc = tk_engine_config_parse(b.data, b.len, p, &c, e);
+        tk_buf_free(&b);
+        free(p);
+        if (rc) {
+            tk_err_prefix(e, "--model %s=%s: ", m->name, m->dir);
+            return rc;
+        }
+        if (m->max_context_length <= 0) m->max_context_length = c.max_position_embeddings;
+    }
+    glue *g = calloc(1, sizeof *g);
+    if (!g || !(g->bases = tk_map_new(8))) {
+        free(g);
+        return tk_err_set(e, TK_ENOMEM, "out of memory");
+    }
+    g->s = s;
+    tk_server_engine_hooks h = {.user = g, .resolve_base_model = resolve_hook, .close = close_hook};
+    tk_server_set_engine_hooks(s, &h);
+    return 0;
+}
+
+/* ---- results ---------------------------------------------------------------------------------------- */
+
+static void succeed_json(tk_server *s, tk_server_job *j, json_t *v) {
+    tk_buf b = {0};
+    if (!v || tk_json_dump(v, &b)) {
+        tk_buf_free(&b);
+        tk_server_job_fail(s, j, TK_SERVER_CAT_SERVER, "%s: out of memory encoding the result", j->type);
+    } else
+        tk_server_job_succeed(s, j, &b, NULL);
+    json_decref(v);
+}
+
+/* Engine errors about the request are the user's; the rest (I/O, memory) the server's. */
+static tk_server_category category_of(int code) {
+    return code == TK_EINVAL || code == TK_ERANGE || code == TK_ENOTFOUND || code == TK_EUNSUPPORTED ||
+                   code == TK_EPARSE
+               ? TK_SERVER_CAT_USER
+               : TK_SERVER_CAT_SERVER;
+}
+
+tk_engine_adapter *tk_server_engine_adapter(tk_server_model *m) {
+    model_state *ms = m ? m->engine : NULL;
+    return ms ? ms->a : NULL;
+}
+
+/* ---- create_model ---------------------------------------------------------------------------------- */
+
+static void free_state(void *p) {
+    model_state *ms = p;
+    if (!ms) return;
+    tk_engine_adapter_free(ms->a);
+    ms->base->adapters--;
+    free(ms);
+}
+
+static base_entry *load_base(glue *g, const char *dir, tk_err *e) {
+    void *v = NULL;
+    if (tk_map_sget(g->bases, dir, &v)) return v;
+    base_entry *b = calloc(1, sizeof *b);
+    if (!b || !(b->dir = tk_strdup(dir))) {
+        free(b);
+        tk_err_set(e, TK_ENOMEM, "out of memory");
+        return NULL;
+    }
+    double t0 = tk_now_s();
+    if (tk_engine_model_load(dir, &b->m, e) || tk_map_sput(g->bases, b->dir, b)) {
+        if (!e->code) tk_err_set(e, TK_ENOMEM, "out of memory");
+        tk_engine_model_free(b->m);
+        free(b->dir);
+        free(b);
+        return NULL;
+    }
+    tk_info("server: loaded base model %s (%zu parameters) in %.1f s", dir, tk_engine_model_num_params(b->m),
+            tk_now_s() - t0);
+    return b;
+}
+
+static void run_create(tk_server *s, tk_server_job **jobs, size_t n) {
+    glue *g = s->hooks.user;
+    for (size_t i = 0; i < n; i++) {
+        tk_server_job *j = jobs[i];
+        tk_server_model *m = j->model;
+        tk_err e = {0};
+        char *dir = NULL;
+        base_entry *b = NULL;
+        model_state *ms = NULL;
+        int rc = tk_server_model_dir(s, m->base_model, &dir, &e);
+        if (!rc && !(b = load_base(g, dir, &e))) rc = e.code ? e.code : TK_ENOMEM;
+        if (!rc && !(ms = calloc(1, sizeof *ms))) rc = tk_err_set(&e, TK_ENOMEM, "out of memory");
+        if (!rc) rc = tk_engine_adapter_new(b->m, j->payload, &ms->a, &e);
+        free(dir);
+        if (rc) {
+            free(ms);
+            tk_server_job_fail(s, j, category_of(rc), "create_model %s: %s", m->base_model, e.msg);
+            continue;
+        }
+        ms->base = b;
+        b->adapters++;
+        m->engine = ms;
+        m->engine_free = free_state;
+        snprintf(m->arch, sizeof m->arch, "%s", tk_engine_arch_name(tk_engine_model_config(b->m)->arch));
+        succeed_json(s, j, json_pack("{s:s, s:s}", "model_id", m->id, "type", "create_model"));
+    }
+}
+
+tk_server_job *tk_server_engine_create_job(const tk_engine_lora_config *lc) {
+    tk_engine_lora_config *p = malloc(sizeof *p);
+    if (!p) return NULL;
+    *p = *lc;
+    return tk_server_job_new("create_model", run_create, false, p, free);
+}
+
+/* ---- optim_step ---------------------------------------------------------------------------------------- */
+
+static void run_optim(tk_server *s, tk_server_job **jobs, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        tk_server_job *j = jobs[i];
+        const tk_engine_adam *p = j->payload;
+        tk_engine_optim_stats st = {0};
+        tk_err e = {0};
+        int rc = tk_engine_optim_step(tk_server_engine_adapter(j->model), p, &st, &e);
+        if (rc) {
+            tk_server_job_fail(s, j, category_of(rc), "optim_step: %s", e.msg);
+            continue;
+        }
+        succeed_json(s, j, json_pack("{s:{s:f, s:f, s:f}, s:s}", "metrics", "grad_norm:mean", st.grad_norm,
+                                     "learning_rate:mean", p->learning_rate, "step:max", (double)st.step, "type",
+                                     "optim_step"));
+    }
+}
+
+tk_server_job *tk_server_engine_optim_job(const tk_engine_adam *adam) {
+    tk_engine_adam *p = malloc(sizeof *p);
+    if (!p) return NULL;
+    *p = *adam;
+    return tk_server_job_new("optim_step", run_optim, false, p, free);
+}
+
+/* ---- forward / forward_backward ------------------------------------------------------------------------ */
+
+typedef struct fb_payload {
+    tk_arena *arena;
+    tk_engine_request req;
+    bool forward_only;
+    tk_server_fb_encode_fn encode;
+} fb_payload;
+
+static void fb_free(void *p) {
+    fb_payload *f = p;
+    if (!f) return;
+    tk_arena_free(f->arena);
+    free(f);
+}
+
+static void run_fb(tk_server *s, tk_server_job **jobs, size_t n) {
+    for (size_t i = 0; i < n; i++) { /* one engine call per request, in order (see the top) */
+        tk_server_job *j = jobs[i];
+        fb_payload *f = j->payload;
+        tk_engine_adapter *a = tk_server_engine_adapter(j->model);
+        size_t T = tk_engine_request_tokens(&f->req);
+        float *lp = tk_malloc_array(T ? T : 1, sizeof *lp);
+        float *el = tk_malloc_array(T ? T : 1, sizeof *el);
+        tk_engine_output out = {lp, el, 0};
+        tk_err e = {0};
+        int rc = (!lp || !el) ? tk_err_set(&e, TK_ENOMEM, "out of memory for %zu tokens", T) : 0;
+        if (!rc)
+            rc = f->forward_only ? tk_engine_forward(tk_engine_adapter_model(a), a, &f->req, &out, &e)
+                                 : tk_engine_forward_backward(a, &f->req, &out, &e);
+        tk_buf json = {0}, proto = {0};
+        if (!rc && !isfinite(out.loss_sum))
+            tk_warn("server: %s of %s gave a non-finite loss", j->type, j->model->id);
+        if (!rc) rc = f->encode(&f->req, &out, &json, &proto, &e);
+        if (rc) tk_server_job_fail(s, j, category_of(rc), "%s: %s", j->type, e.msg);
+        else tk_server_job_succeed(s, j, &json, &proto);
+        tk_buf_free(&json);
+        tk_buf_free(&proto);
+        free(lp);
+        free(el);
+    }
+}
+
+tk_server_job *tk_server_engine_fb_job(tk_arena *arena, const tk_engine_request *req, bool forward_only,
+                                       tk_server_fb_encode_fn encode) {
+    fb_payload *f = calloc(1, sizeof *f);
+    if (!f) {
+        tk_arena_free(arena);
+        return NULL;
+    }
+    f->arena = arena;
+    f->req = *req;
+    f->forward_only = forward_only;
+    f->encode = encode;
+    return tk_server_job_new(forward_only ? "forward" : "forward_backward", run_fb, true, f, fb_free);
+}
