@@ -20,7 +20,8 @@ done
 
 pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
       libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libpcre2-dev libutf8proc-dev
-      libopenblas-openmp-dev libzstd-dev libcmocka-dev zlib1g-dev nodejs npm python3)
+      libopenblas-openmp-dev libzstd-dev libcmocka-dev zlib1g-dev nodejs npm python3
+      curl)
 if [ "$want_bench" = 1 ]; then
   pkgs+=(python3-torch python3-numpy python3-protobuf protobuf-compiler)
 fi
