@@ -1,0 +1,602 @@
+/* A pull reader for JSON that decodes straight into C values. It tracks the JSON path of the
+ * value being read so every error names it ("data[3].loss_fn_inputs.weights.data[7]: …"). */
+#include "json_internal.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void tk_jr_init(tk_jr *r, const char *json, size_t len, tk_arena *a, bool strict, tk_err *e) {
+    memset(r, 0, sizeof *r);
+    r->begin = r->p = json ? json : "";
+    r->end = r->begin + (json ? len : 0);
+    r->a = a;
+    r->e = e;
+    r->strict = strict;
+}
+
+void tk_jr_finish(tk_jr *r) {
+    free(r->scratch);
+    r->scratch = NULL;
+    r->scratch_cap = 0;
+}
+
+int tk_jr_fail(tk_jr *r, int code, const char *fmt, ...) {
+    char msg[TK_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return tk_err_set(r->e, code, "%s: %s", r->path_len ? r->path : "(root)", msg);
+}
+
+int tk_jr_syntax(tk_jr *r, const char *what) {
+    if (r->p >= r->end)
+        return tk_jr_fail(r, TK_EPARSE, "invalid JSON: unexpected end of input (%s)", what);
+    return tk_jr_fail(r, TK_EPARSE, "invalid JSON at byte %zu: %s", (size_t)(r->p - r->begin), what);
+}
+
+static const char *value_type_name(tk_jr *r) {
+    char c = tk_jr_peek(r);
+    switch (c) {
+    case '{': return "object";
+    case '[': return "array";
+    case '"': return "string";
+    case 't': case 'f': return "boolean";
+    case 'n': return "null";
+    case 'N': case 'I': return "number";
+    case 0: return "end of input";
+    default:
+        if (c == '-' || (c >= '0' && c <= '9')) {
+            tk_num n;
+            if (tk_num_scan(r->p, r->end, &n)) return n.is_int ? "integer" : "real number";
+            return "a malformed number";
+        }
+        return "invalid JSON";
+    }
+}
+
+int tk_jr_type_error(tk_jr *r, const char *want) {
+    const char *got = value_type_name(r);
+    if (strcmp(got, "invalid JSON") == 0) return tk_jr_syntax(r, "expected a JSON value");
+    return tk_jr_fail(r, TK_EINVAL, "expected %s, got %s", want, got);
+}
+
+/* ---- path ----------------------------------------------------------------------------------- */
+
+size_t tk_jr_push_key(tk_jr *r, const char *k, size_t kl) {
+    size_t saved = r->path_len;
+    size_t room = sizeof r->path - r->path_len - 1;
+    if (room > 1) {
+        size_t dot = r->path_len ? 1 : 0;
+        if (kl + dot > room) kl = room > dot ? room - dot : 0;
+        if (dot) r->path[r->path_len++] = '.';
+        memcpy(r->path + r->path_len, k, kl);
+        r->path_len += kl;
+        r->path[r->path_len] = '\0';
+    }
+    return saved;
+}
+
+size_t tk_jr_push_index(tk_jr *r, size_t i) {
+    size_t saved = r->path_len;
+    size_t room = sizeof r->path - r->path_len;
+    int n = snprintf(r->path + r->path_len, room, "[%zu]", i);
+    if (n > 0 && (size_t)n < room) r->path_len += (size_t)n;
+    else r->path[r->path_len] = '\0';
+    return saved;
+}
+
+/* ---- structure ------------------------------------------------------------------------------ */
+
+static int enter(tk_jr *r) {
+    if (++r->depth > TK_JSON_MAX_DEPTH)
+        return tk_jr_fail(r, TK_EPARSE, "JSON nested deeper than %d levels", TK_JSON_MAX_DEPTH);
+    return 0;
+}
+
+int tk_jr_obj_begin(tk_jr *r) {
+    if (tk_jr_peek(r) != '{') return tk_jr_type_error(r, "object");
+    r->p++;
+    return enter(r);
+}
+
+int tk_jr_arr_begin(tk_jr *r) {
+    if (tk_jr_peek(r) != '[') return tk_jr_type_error(r, "array");
+    r->p++;
+    return enter(r);
+}
+
+static int read_string_raw(tk_jr *r, const char **s, size_t *n, bool *copied);
+
+int tk_jr_obj_next(tk_jr *r, bool *first, const char **k, size_t *kl) {
+    char c = tk_jr_peek(r);
+    if (c == '}' && *first) { r->p++; r->depth--; return 0; }
+    if (!*first) {
+        if (c == '}') { r->p++; r->depth--; return 0; }
+        if (c != ',') return tk_jr_syntax(r, "expected ',' or '}' in object");
+        r->p++;
+        c = tk_jr_peek(r);
+    }
+    *first = false;
+    if (c != '"') return tk_jr_syntax(r, "expected a string key in object");
+    bool copied;
+    int rc = read_string_raw(r, k, kl, &copied);
+    if (rc) return rc;
+    if (tk_jr_peek(r) != ':') return tk_jr_syntax(r, "expected ':' after object key");
+    r->p++;
+    return 1;
+}
+
+int tk_jr_arr_next(tk_jr *r, bool *first) {
+    char c = tk_jr_peek(r);
+    if (c == ']') { r->p++; r->depth--; return 0; }
+    if (!*first) {
+        if (c != ',') return tk_jr_syntax(r, "expected ',' or ']' in array");
+        r->p++;
+        if (tk_jr_peek(r) == ']') return tk_jr_syntax(r, "trailing ',' in array");
+    }
+    *first = false;
+    return 1;
+}
+
+bool tk_jr_null(tk_jr *r) {
+    if (tk_jr_peek(r) == 'n' && r->end - r->p >= 4 && memcmp(r->p, "null", 4) == 0) {
+        r->p += 4;
+        return true;
+    }
+    return false;
+}
+
+int tk_jr_end(tk_jr *r) {
+    if (tk_jr_peek(r) != 0) return tk_jr_syntax(r, "trailing characters after the JSON value");
+    return 0;
+}
+
+/* ---- strings -------------------------------------------------------------------------------- */
+
+static int hex4(const char *p, uint32_t *out) {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= (uint32_t)(c - '0');
+        else if (c >= 'a' && c <= 'f') v |= (uint32_t)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') v |= (uint32_t)(c - 'A' + 10);
+        else return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static size_t put_utf8(char *d, uint32_t cp) {
+    if (cp < 0x80) { d[0] = (char)cp; return 1; }
+    if (cp < 0x800) { d[0] = (char)(0xC0 | (cp >> 6)); d[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
+    if (cp < 0x10000) {
+        d[0] = (char)(0xE0 | (cp >> 12));
+        d[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        d[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    d[0] = (char)(0xF0 | (cp >> 18));
+    d[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    d[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    d[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Read the string at p (which is '"'). Without escapes *s points into the input; with escapes
+ * the decoded text is in the arena (*copied). Either way it is valid UTF-8 and contains no NUL. */
+static int read_string_raw(tk_jr *r, const char **s, size_t *n, bool *copied) {
+    const char *start = r->p + 1, *p = start, *end = r->end;
+    bool esc = false;
+    while (p < end && *p != '"') {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20) { r->p = p; return tk_jr_syntax(r, "control character in string"); }
+        if (c == '\\') {
+            esc = true;
+            p++;
+            if (p >= end) break;
+        }
+        p++;
+    }
+    if (p >= end) { r->p = end; return tk_jr_syntax(r, "unterminated string"); }
+    const char *close = p;
+    *copied = esc;
+    if (!esc) {
+        size_t bad;
+        if (!tk_utf8_valid(start, (size_t)(close - start), &bad)) {
+            r->p = start + bad;
+            return tk_jr_syntax(r, "invalid UTF-8 in string");
+        }
+        *s = start;
+        *n = (size_t)(close - start);
+        r->p = close + 1;
+        return 0;
+    }
+    char *out = tk_arena_alloc(r->a, (size_t)(close - start) + 1);
+    if (!out) return tk_jr_fail(r, TK_ENOMEM, "out of memory reading a string");
+    char *d = out;
+    const char *seg = start;
+    for (p = start; p < close;) {
+        if (*p != '\\') { p++; continue; }
+        memcpy(d, seg, (size_t)(p - seg));
+        d += p - seg;
+        char c = p[1];
+        p += 2;
+        switch (c) {
+        case '"': *d++ = '"'; break;
+        case '\\': *d++ = '\\'; break;
+        case '/': *d++ = '/'; break;
+        case 'b': *d++ = '\b'; break;
+        case 'f': *d++ = '\f'; break;
+        case 'n': *d++ = '\n'; break;
+        case 'r': *d++ = '\r'; break;
+        case 't': *d++ = '\t'; break;
+        case 'u': {
+            uint32_t cp;
+            if (close - p < 4 || hex4(p, &cp)) { r->p = p - 2; return tk_jr_syntax(r, "bad \\u escape"); }
+            p += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                uint32_t lo;
+                if (close - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) || lo < 0xDC00 ||
+                    lo > 0xDFFF) {
+                    r->p = p - 6;
+                    return tk_jr_syntax(r, "unpaired UTF-16 surrogate in \\u escape");
+                }
+                p += 6;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                r->p = p - 6;
+                return tk_jr_syntax(r, "unpaired UTF-16 surrogate in \\u escape");
+            } else if (cp == 0) {
+                r->p = p - 6;
+                return tk_jr_syntax(r, "\\u0000 in a string is not supported");
+            }
+            d += put_utf8(d, cp);
+            break;
+        }
+        default: r->p = p - 2; return tk_jr_syntax(r, "bad escape in string");
+        }
+        seg = p;
+    }
+    memcpy(d, seg, (size_t)(close - seg));
+    d += close - seg;
+    *d = '\0';
+    size_t bad;
+    if (!tk_utf8_valid(out, (size_t)(d - out), &bad)) {
+        r->p = start;
+        return tk_jr_syntax(r, "invalid UTF-8 in string");
+    }
+    *s = out;
+    *n = (size_t)(d - out);
+    r->p = close + 1;
+    return 0;
+}
+
+int tk_jr_str(tk_jr *r, char **out, size_t *len) {
+    if (tk_jr_peek(r) != '"') return tk_jr_type_error(r, "string");
+    const char *s;
+    size_t n;
+    bool copied;
+    int rc = read_string_raw(r, &s, &n, &copied);
+    if (rc) return rc;
+    if (copied) {
+        *out = (char *)s;
+    } else {
+        *out = tk_arena_strndup(r->a, s, n);
+        if (!*out) return tk_jr_fail(r, TK_ENOMEM, "out of memory reading a string");
+    }
+    if (len) *len = n;
+    return 0;
+}
+
+/* ---- scalars -------------------------------------------------------------------------------- */
+
+static int scan_number(tk_jr *r, tk_num *n, const char *want) {
+    char c = tk_jr_peek(r);
+    if (c != '-' && !(c >= '0' && c <= '9')) return tk_jr_type_error(r, want);
+    const char *q = tk_num_scan(r->p, r->end, n);
+    if (!q) return tk_jr_syntax(r, "malformed number");
+    return 0;
+}
+
+static int num_to_i64(tk_jr *r, const tk_num *n, int64_t *out) {
+    if (!n->is_int) return tk_jr_fail(r, TK_EINVAL, "expected an integer, got a real number");
+    if (n->trunc || n->exp10 != 0 || (n->neg ? n->mant > (1ull << 63) : n->mant > (uint64_t)INT64_MAX))
+        return tk_jr_fail(r, TK_ERANGE, "integer %.*s does not fit in 64 bits",
+                          (int)(n->end - n->start), n->start);
+    *out = n->neg ? (int64_t)(0 - n->mant) : (int64_t)n->mant;
+    return 0;
+}
+
+int tk_jr_i64(tk_jr *r, int64_t *out) {
+    tk_num n;
+    int rc = scan_number(r, &n, "integer");
+    if (rc) return rc;
+    if ((rc = num_to_i64(r, &n, out))) return rc;
+    r->p = n.end;
+    return 0;
+}
+
+/* Python's json module writes NaN, Infinity and -Infinity; accept them where a float goes. */
+static bool special_float(tk_jr *r, double *out) {
+    const char *p = r->p;
+    size_t left = (size_t)(r->end - p);
+    if (left >= 3 && memcmp(p, "NaN", 3) == 0) { *out = NAN; r->p += 3; return true; }
+    if (left >= 8 && memcmp(p, "Infinity", 8) == 0) { *out = INFINITY; r->p += 8; return true; }
+    if (left >= 9 && memcmp(p, "-Infinity", 9) == 0) { *out = -INFINITY; r->p += 9; return true; }
+    return false;
+}
+
+int tk_jr_f64(tk_jr *r, double *out) {
+    tk_jr_ws(r);
+    if (special_float(r, out)) return 0;
+    tk_num n;
+    int rc = scan_number(r, &n, "number");
+    if (rc) return rc;
+    *out = tk_num_to_f64(&n);
+    r->p = n.end;
+    return 0;
+}
+
+int tk_jr_bool(tk_jr *r, bool *out) {
+    char c = tk_jr_peek(r);
+    if (c == 't' && r->end - r->p >= 4 && memcmp(r->p, "true", 4) == 0) { r->p += 4; *out = true; return 0; }
+    if (c == 'f' && r->end - r->p >= 5 && memcmp(r->p, "false", 5) == 0) { r->p += 5; *out = false; return 0; }
+    return tk_jr_type_error(r, "boolean");
+}
+
+/* ---- skipping and raw capture --------------------------------------------------------------- */
+
+int tk_jr_skip(tk_jr *r) {
+    char c = tk_jr_peek(r);
+    int rc;
+    switch (c) {
+    case '{': {
+        if ((rc = tk_jr_obj_begin(r))) return rc;
+        bool first = true;
+        const char *k;
+        size_t kl;
+        while ((rc = tk_jr_obj_next(r, &first, &k, &kl)) == 1)
+            if ((rc = tk_jr_skip(r))) return rc;
+        return rc;
+    }
+    case '[': {
+        if ((rc = tk_jr_arr_begin(r))) return rc;
+        bool first = true;
+        while ((rc = tk_jr_arr_next(r, &first)) == 1)
+            if ((rc = tk_jr_skip(r))) return rc;
+        return rc;
+    }
+    case '"': {
+        const char *s;
+        size_t n;
+        bool copied;
+        return read_string_raw(r, &s, &n, &copied);
+    }
+    case 't': case 'f': {
+        bool b;
+        return tk_jr_bool(r, &b);
+    }
+    case 'n':
+        if (tk_jr_null(r)) return 0;
+        return tk_jr_syntax(r, "expected a JSON value");
+    default: {
+        double d;
+        if (special_float(r, &d)) return 0;
+        tk_num n;
+        if (c != '-' && !(c >= '0' && c <= '9')) return tk_jr_syntax(r, "expected a JSON value");
+        if (!tk_num_scan(r->p, r->end, &n)) return tk_jr_syntax(r, "malformed number");
+        r->p = n.end;
+        return 0;
+    }
+    }
+}
+
+int tk_jr_raw_object(tk_jr *r, char **out) {
+    if (tk_jr_peek(r) != '{') return tk_jr_type_error(r, "object");
+    const char *start = r->p;
+    int rc = tk_jr_skip(r);
+    if (rc) return rc;
+    size_t n = (size_t)(r->p - start);
+    char *d = tk_arena_alloc(r->a, n + 1);
+    if (!d) return tk_jr_fail(r, TK_ENOMEM, "out of memory");
+    /* drop whitespace outside strings */
+    size_t j = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = start[i];
+        if (in_str) {
+            d[j++] = c;
+            if (c == '\\') d[j++] = start[++i];
+            else if (c == '"') in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+            d[j++] = c;
+        } else if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+            d[j++] = c;
+        }
+    }
+    d[j] = '\0';
+    *out = d;
+    return 0;
+}
+
+/* ---- numeric arrays ------------------------------------------------------------------------- */
+
+static void *scratch(tk_jr *r, size_t need) {
+    if (need <= r->scratch_cap) return r->scratch;
+    size_t cap = r->scratch_cap ? r->scratch_cap : 4096;
+    while (cap < need) cap *= 2;
+    void *p = realloc(r->scratch, cap);
+    if (!p) return NULL;
+    r->scratch = p;
+    r->scratch_cap = cap;
+    return p;
+}
+
+static int finish_array(tk_jr *r, size_t n, size_t elem, void **out) {
+    *out = NULL;
+    if (n == 0) return 0;
+    void *d = tk_arena_alloc(r->a, n * elem);
+    if (!d) return tk_jr_fail(r, TK_ENOMEM, "out of memory for %zu array elements", n);
+    memcpy(d, r->scratch, n * elem);
+    *out = d;
+    return 0;
+}
+
+static int elem_error(tk_jr *r, size_t i, const char *want) {
+    tk_jr_push_index(r, i);
+    return tk_jr_type_error(r, want);
+}
+
+/* After an element: skip spaces, then ',' (more follow) or ']' (done). Returns 1, 0 or error. */
+static inline int after_elem(tk_jr *r) {
+    const char *p = r->p;
+    if (p < r->end && *p == ',') { r->p = p + 1; return 1; }
+    tk_jr_ws(r);
+    p = r->p;
+    if (p < r->end && *p == ',') { r->p = p + 1; return 1; }
+    if (p < r->end && *p == ']') { r->p = p + 1; r->depth--; return 0; }
+    return tk_jr_syntax(r, "expected ',' or ']' in array");
+}
+
+/* Integers: an inlined digit loop; anything unusual goes through tk_num_scan for the message. */
+static int int_array(tk_jr *r, void **out, size_t *count, bool i32) {
+    int rc = tk_jr_arr_begin(r);
+    if (rc) return rc;
+    size_t n = 0, cap = 0;
+    int64_t *buf = NULL;
+    if (tk_jr_peek(r) == ']') { r->p++; r->depth--; *out = NULL; *count = 0; return 0; }
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            if (!(buf = scratch(r, cap * sizeof(int64_t)))) return tk_jr_fail(r, TK_ENOMEM, "out of memory");
+        }
+        tk_jr_ws(r);
+        const char *p = r->p, *end = r->end;
+        bool neg = false;
+        if (p < end && *p == '-') { neg = true; p++; }
+        const char *d0 = p;
+        uint64_t v = 0;
+        while (p < end && (unsigned char)(*p - '0') < 10 && p - d0 < 19) v = v * 10 + (uint64_t)(*p++ - '0');
+        size_t nd = (size_t)(p - d0);
+        bool simple = nd > 0 && nd < 19 && !(nd > 1 && *d0 == '0') &&
+                      (p >= end || (*p != '.' && *p != 'e' && *p != 'E' && (unsigned char)(*p - '0') >= 10));
+        int64_t x = 0;
+        if (simple) {
+            x = neg ? -(int64_t)v : (int64_t)v;
+            r->p = p;
+        } else {
+            tk_num num;
+            size_t saved = tk_jr_push_index(r, n);
+            if ((rc = scan_number(r, &num, "integer")) || (rc = num_to_i64(r, &num, &x))) return rc;
+            tk_jr_pop(r, saved);
+            r->p = num.end;
+        }
+        if (i32 && (x < INT32_MIN || x > INT32_MAX)) {
+            tk_jr_push_index(r, n);
+            return tk_jr_fail(r, TK_ERANGE, "token id %lld does not fit in int32", (long long)x);
+        }
+        buf[n++] = x;
+        if ((rc = after_elem(r)) <= 0) {
+            if (rc < 0) return rc;
+            break;
+        }
+    }
+    *count = n;
+    if (i32) {
+        int32_t *d = n ? tk_arena_alloc(r->a, n * sizeof(int32_t)) : NULL;
+        if (n && !d) return tk_jr_fail(r, TK_ENOMEM, "out of memory for %zu array elements", n);
+        for (size_t i = 0; i < n; i++) d[i] = (int32_t)buf[i];
+        *out = d;
+        return 0;
+    }
+    return finish_array(r, n, sizeof(int64_t), out);
+}
+
+int tk_jr_i64_array(tk_jr *r, int64_t **out, size_t *n) { return int_array(r, (void **)out, n, false); }
+int tk_jr_i32_array(tk_jr *r, int32_t **out, size_t *n) { return int_array(r, (void **)out, n, true); }
+
+int tk_jr_f32_array(tk_jr *r, float **out, size_t *count) {
+    int rc = tk_jr_arr_begin(r);
+    if (rc) return rc;
+    size_t n = 0, cap = 0;
+    float *buf = NULL;
+    if (tk_jr_peek(r) == ']') { r->p++; r->depth--; *out = NULL; *count = 0; return 0; }
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            if (!(buf = scratch(r, cap * sizeof(float)))) return tk_jr_fail(r, TK_ENOMEM, "out of memory");
+        }
+        tk_jr_ws(r);
+        const char *p = r->p, *end = r->end;
+        float x;
+        /* the common weights 0, 1, 0.0, 1.0 */
+        if (end - p >= 2 && (p[0] == '0' || p[0] == '1') && (p[1] == ',' || p[1] == ']')) {
+            x = (float)(p[0] - '0');
+            r->p = p + 1;
+        } else if (end - p >= 4 && (p[0] == '0' || p[0] == '1') && p[1] == '.' && p[2] == '0' &&
+                   (p[3] == ',' || p[3] == ']')) {
+            x = (float)(p[0] - '0');
+            r->p = p + 3;
+        } else {
+            double d;
+            tk_num num;
+            if (special_float(r, &d)) {
+                x = (float)d;
+            } else {
+                char c = p < end ? *p : 0;
+                if (c != '-' && !(c >= '0' && c <= '9')) return elem_error(r, n, "number");
+                if (!tk_num_scan(p, end, &num)) {
+                    tk_jr_push_index(r, n);
+                    return tk_jr_syntax(r, "malformed number");
+                }
+                x = tk_num_to_f32(&num);
+                if (isinf(x)) {
+                    tk_jr_push_index(r, n);
+                    return tk_jr_fail(r, TK_ERANGE, "%.*s is out of float32 range",
+                                      (int)(num.end - num.start), num.start);
+                }
+                r->p = num.end;
+            }
+        }
+        buf[n++] = x;
+        if ((rc = after_elem(r)) <= 0) {
+            if (rc < 0) return rc;
+            break;
+        }
+    }
+    *count = n;
+    return finish_array(r, n, sizeof(float), (void **)out);
+}
+
+/* ---- vectors of structs --------------------------------------------------------------------- */
+
+void *tk_jr_vec_push(tk_jr *r, tk_jr_vec *v) {
+    if (v->len == v->cap) {
+        size_t ncap = v->cap ? v->cap * 2 : 8;
+        char *d = tk_realloc_array(v->data, ncap, v->elem);
+        if (!d) { tk_jr_fail(r, TK_ENOMEM, "out of memory"); return NULL; }
+        v->data = d;
+        v->cap = ncap;
+    }
+    void *slot = v->data + v->len * v->elem;
+    memset(slot, 0, v->elem);
+    v->len++;
+    return slot;
+}
+
+int tk_jr_vec_finish(tk_jr *r, tk_jr_vec *v, void **out, size_t *n) {
+    *n = v->len;
+    *out = NULL;
+    if (v->len) {
+        void *d = tk_arena_alloc(r->a, v->len * v->elem);
+        if (!d) return tk_jr_fail(r, TK_ENOMEM, "out of memory");
+        memcpy(d, v->data, v->len * v->elem);
+        *out = d;
+    }
+    return 0;
+}
