@@ -60,6 +60,7 @@ static const char *value_type_name(tk_jr *r) {
 int tk_jr_type_error(tk_jr *r, const char *want) {
     const char *got = value_type_name(r);
     if (strcmp(got, "invalid JSON") == 0) return tk_jr_syntax(r, "expected a JSON value");
+    if (r->p >= r->end) return tk_jr_syntax(r, want);
     return tk_jr_fail(r, TK_EINVAL, "expected %s, got %s", want, got);
 }
 

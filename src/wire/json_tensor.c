@@ -286,6 +286,7 @@ static int chunk_decode(tk_jr *r, tk_wire_chunk *c) {
         else if (IS("format")) bit = CK_FORMAT;
         else if (IS("location")) bit = CK_LOCATION;
         else if (IS("expected_tokens")) bit = CK_EXPECTED;
+        else if (IS("dmel")) return tk_jr_fail(r, TK_EUNSUPPORTED, "\"dmel\" (audio) chunks are not supported");
 #undef IS
         if (!bit) {
             if (r->strict) {

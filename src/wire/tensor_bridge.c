@@ -195,6 +195,8 @@ int tk_wire_csr_expand(tk_arena *a, tk_wire_dtype dtype, const void *values, siz
         if ((uint64_t)crow[r + 1] > nnz)
             return tk_err_set(e, TK_EINVAL, "%s: sparse_crow_indices[%zu] = %lld is past the %zu values", where,
                               r + 1, (long long)crow[r + 1], nnz);
+    }
+    for (size_t r = 0; r < (size_t)rows; r++)
         for (int64_t j = crow[r]; j < crow[r + 1]; j++) {
             if (col[j] < 0 || col[j] >= cols)
                 return tk_err_set(e, TK_EINVAL, "%s: sparse_col_indices[%lld] = %lld is outside [0,%lld)", where,
@@ -202,7 +204,6 @@ int tk_wire_csr_expand(tk_arena *a, tk_wire_dtype dtype, const void *values, siz
             if (j > crow[r] && col[j] <= col[j - 1])
                 return tk_err_set(e, TK_EINVAL, "%s: sparse_col_indices not increasing in row %zu", where, r);
         }
-    }
     if ((size_t)crow[rows] != nnz)
         return tk_err_set(e, TK_EINVAL, "%s: sparse_crow_indices ends at %lld but there are %zu values", where,
                           (long long)crow[rows], nnz);
