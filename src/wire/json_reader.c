@@ -37,14 +37,20 @@ int tk_jr_syntax(tk_jr *r, const char *what) {
     return tk_jr_fail(r, TK_EPARSE, "invalid JSON at byte %zu: %s", (size_t)(r->p - r->begin), what);
 }
 
+static bool lit_at(const tk_jr *r, const char *lit) {
+    size_t n = strlen(lit);
+    return (size_t)(r->end - r->p) >= n && memcmp(r->p, lit, n) == 0;
+}
+
 static const char *value_type_name(tk_jr *r) {
     char c = tk_jr_peek(r);
     switch (c) {
     case '{': return "object";
     case '[': return "array";
     case '"': return "string";
-    case 't': case 'f': return "boolean";
-    case 'n': return "null";
+    case 't': return lit_at(r, "true") ? "boolean" : "invalid JSON";
+    case 'f': return lit_at(r, "false") ? "boolean" : "invalid JSON";
+    case 'n': return lit_at(r, "null") ? "null" : "invalid JSON";
     case 'N': case 'I': return "number";
     case 0: return "end of input";
     default:
