@@ -240,35 +240,42 @@ static size_t layout_scaled(char *dst, bool neg, uint64_t D, int s) {
     return layout(dst, neg, ds, nd, nd - 1 - s);
 }
 
-/* Shortest digits via printf's %e and a strtod check: the general (slow) path. `single`
- * checks the round trip through float32. */
+/* printf's closest `prec`-digit decimal of a (> 0); true when it reads back as a (through float32
+ * when `single`). */
+static bool try_digits(char *buf, size_t n, double a, int prec, bool single) {
+    snprintf_e(buf, n, prec - 1, a);
+    double back = tk_strtod_c(buf, NULL);
+    return single ? (float)back == (float)a : back == a;
+}
+
+/* Shortest digits via printf's %e and a strtod check: the general (slow) path. Reading back
+ * works for every precision from the shortest one up, so a binary search finds it. */
 static size_t fmt_slow(char *dst, double v, bool single) {
-    int lo = single ? 6 : 15, hi = single ? 9 : 17;
     char buf[48];
     double a = fabs(v);
-    for (int prec = lo; prec <= hi; prec++) {
-        snprintf_e(buf, sizeof buf, prec - 1, a);
-        double back = tk_strtod_c(buf, NULL);
-        bool ok = single ? (float)back == (float)a : back == a;
-        if (!ok && prec < hi) continue;
-        /* buf = "d.ddddde±XX" */
-        char ds[24];
-        int nd = 0;
-        const char *q = buf;
-        for (; *q && *q != 'e'; q++)
-            if (is_digit(*q)) ds[nd++] = *q;
-        int e10 = atoi(q + 1);
-        while (nd > 1 && ds[nd - 1] == '0') nd--;
-        return layout(dst, v < 0, ds, nd, e10);
+    int lo = 1, hi = single ? 9 : 17;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (try_digits(buf, sizeof buf, a, mid, single)) hi = mid;
+        else lo = mid + 1;
     }
-    return 0; /* unreachable */
+    try_digits(buf, sizeof buf, a, lo, single);
+    /* buf = "d.ddddde±XX" */
+    char ds[24];
+    int nd = 0;
+    const char *q = buf;
+    for (; *q && *q != 'e'; q++)
+        if (is_digit(*q)) ds[nd++] = *q;
+    int e10 = atoi(q + 1);
+    while (nd > 1 && ds[nd - 1] == '0') nd--;
+    return layout(dst, v < 0, ds, nd, e10);
 }
 
 size_t tk_fmt_f32(char *dst, float v) {
     double a = fabs((double)v);
     bool neg = signbit(v);
     if (a == 0) return layout(dst, neg, "0", 1, 0);
-    if (a < 1e15 && a == (double)(int64_t)a) {
+    if (a < 16777216.0 && a == (double)(int64_t)a) {   /* below 2^24 every digit of an integer counts */
         char *p = dst;
         if (neg) *p++ = '-';
         p += fmt_u64(p, (uint64_t)a);

@@ -302,7 +302,7 @@ def gen_numbers():
     rng = random.Random(7)
     lines = []
     specials = [0.1, 0.2, 0.3, 1e-5, 1e-4, 1e16, 1e15, 123456789012345678.0, 5e-324, 2.2250738585072014e-308,
-                1.7976931348623157e308, 0.5, 1.0, 100.0, 1e22, 1e23, 3.141592653589793, -2.5, 2**53, 2**53 + 2]
+                1.7976931348623157e308, 0.5, 1.0, 100.0, 1e22, 1e23, 3.141592653589793, -2.5, float(2**53), float(2**53 + 2)]
     vals = specials + [rng.uniform(-1, 1) for _ in range(500)] + \
         [rng.uniform(-1, 1) * 10 ** rng.randint(-30, 30) for _ in range(1000)] + \
         [struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0] for _ in range(1000)] + \
@@ -361,7 +361,7 @@ def merge_reference(chunks, counts):
 
 
 def hexf(v):
-    return struct.unpack("<Q", struct.pack("<d", v))[0]
+    return "%016x" % struct.unpack("<Q", struct.pack("<d", v))[0]
 
 
 def gen_metrics():
