@@ -135,7 +135,7 @@ int tk_json_tensor_decode(tk_jr *r, tk_wire_tensor *t) {
         return 0;
     }
     t->ndim = (int)ndim;
-    memcpy(t->shape, shape, ndim * sizeof(int64_t));
+    if (ndim) memcpy(t->shape, shape, ndim * sizeof(int64_t));
     size_t numel;
     if (!tk_wire_shape_numel(t->shape, t->ndim, &numel))
         return tk_jr_fail(r, TK_ERANGE, "shape overflows");
