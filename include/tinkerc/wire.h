@@ -195,8 +195,9 @@ typedef enum tk_wire_reduction {
  * (image positions give target 0), weights = weights[1 .. len(targets)], reduced per `red`
  * (the sum is taken in double, the division in float32). The last chunk must then be text and
  * the length >= 2 (TK_EINVAL otherwise). The datum gets loss_fn_inputs {"weights": float32[N-1],
- * "target_tokens": int64[N-1]} in that order. Everything is allocated in a (image bytes and
- * format strings are shared with the input, not copied). */
+ * "target_tokens": int64[N-1]} in that order. The chunk array, targets and weights are allocated
+ * in a; token arrays, image bytes and strings are shared with the input (not copied), so the
+ * input must outlive the datum. The input itself is not modified. */
 int tk_wire_datum_from_model_input_weights(const tk_wire_model_input *mi, const float *weights,
                                            size_t n_weights, int64_t max_length,
                                            tk_wire_reduction red, tk_arena *a, tk_wire_datum *out,
@@ -926,13 +927,17 @@ int tk_wire_json_decode(tk_wire_msg type, const char *json, size_t len, tk_arena
  * size, and shapes that do not match the data, naming the field path.
  *
  * ForwardBackwardRequest: ImageAssetPointer chunks cannot be encoded (TK_EUNSUPPORTED); seq_id
- * must fit int32.
+ * must fit int32; a tensor without dims (ndim 0) is sent without a shape and so reads back as
+ * 1-D [n]; an empty-but-present loss_fn_config reads back as absent (protobuf maps have no
+ * presence).
  * ForwardBackwardOutput: every datum must carry the same field names; consecutive datums whose
  * fields share dtype and trailing shape go into one ArrayRecord (type_tag = loss_fn_output_type),
  * a change starts a new record. Each tensor needs ndim >= 1. The decoder widens int32 -> int64
- * and bfloat16 -> float32, checks that byte offsets start at 0, never decrease, stay inside data
- * and are multiples of the element size, and strips the loss_fn_output_type to the text after
- * its last ':' as the SDK does.
+ * and bfloat16 -> float32, checks that byte offsets start at 0, never decrease, stay inside data,
+ * are multiples of the element size and end exactly at the end of data, that every record has
+ * the same field names and as many datums per field as num_datums says (num_datums 0: the first
+ * field's count), and strips the loss_fn_output_type to the text after its last ':' as the SDK
+ * does (an output without records gets the type as sent, or "ArrayRecord").
  * SampleResponse: empty sequence logprobs / prompt_logprobs decode as absent; a top-k block with
  * k == 0 or no positions decodes as absent. */
 int tk_wire_proto_encode_forward_backward_request(const tk_wire_forward_backward_request *req,

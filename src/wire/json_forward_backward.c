@@ -48,9 +48,27 @@ int tk_json_fb_request_decode(tk_jr *r, void *obj) {
     return 0;
 }
 
+/* An upper bound of the JSON size (the writers' own worst cases per element), so that the buffer is allocated once instead of growing by
+ * doubling (each growth copies everything written so far). */
+static size_t size_hint(const tk_wire_forward_backward_request *req) {
+    size_t s = 256;
+    const tk_wire_forward_backward_input *in = &req->input;
+    if (!in->data) return s;
+    for (size_t i = 0; i < in->n_data; i++) {
+        const tk_wire_datum *d = &in->data[i];
+        s += 64;
+        for (size_t c = 0; d->model_input.chunks && c < d->model_input.n_chunks; c++)
+            s += 64 + d->model_input.chunks[c].n_tokens * 12 + d->model_input.chunks[c].n_data * 2;
+        for (size_t t = 0; d->loss_fn_inputs.items && t < d->loss_fn_inputs.n; t++)
+            s += 128 + d->loss_fn_inputs.items[t].tensor.n * (d->loss_fn_inputs.items[t].tensor.dtype == TK_WIRE_INT64 ? 21 : 33);
+    }
+    return s;
+}
+
 int tk_json_fb_request_encode(tk_jw *w, const void *obj) {
     const tk_wire_forward_backward_request *req = obj;
     int rc;
+    if (w->b->len == 0 && tk_buf_reserve(w->b, size_hint(req))) return tk_jw_fail(w, TK_ENOMEM, "out of memory");
     if (!req->model_id) return tk_jw_fail(w, TK_EINVAL, "model_id: required field is not set");
     if ((rc = tk_jw_lit(w, "{\"model_id\":")) || (rc = tk_jw_str(w, req->model_id))) return rc;
     if (req->has_seq_id && ((rc = tk_jw_lit(w, ",\"seq_id\":")) || (rc = tk_jw_i64(w, req->seq_id)))) return rc;

@@ -40,6 +40,39 @@ size_t tk_fmt_i64(char *dst, int64_t v);
 size_t tk_fmt_f32(char *dst, float v);
 size_t tk_fmt_f64(char *dst, double v);
 
+/* Integer text, inlined into the array writers: the digit count from the bit length (log10
+ * estimate, then one comparison), then two digits at a time from the end. */
+extern const char tk_digit_pairs[201];
+extern const uint64_t tk_pow10_u64[20];
+static inline size_t tk_fmt_u64(char *dst, uint64_t v) {
+    int t = ((64 - __builtin_clzll(v | 1)) * 1233) >> 12;
+    int n = t + (v >= tk_pow10_u64[t]);
+    if (n == 0) n = 1;
+    char *p = dst + n;
+    while (v >= 100) {
+        unsigned i = (unsigned)(v % 100) * 2;
+        v /= 100;
+        p -= 2;
+        p[0] = tk_digit_pairs[i];
+        p[1] = tk_digit_pairs[i + 1];
+    }
+    if (v >= 10) {
+        p -= 2;
+        p[0] = tk_digit_pairs[v * 2];
+        p[1] = tk_digit_pairs[v * 2 + 1];
+    } else {
+        *--p = (char)('0' + v);
+    }
+    return (size_t)n;
+}
+static inline size_t tk_fmt_i64_inline(char *dst, int64_t v) {
+    if (v < 0) {
+        dst[0] = '-';
+        return 1 + tk_fmt_u64(dst + 1, (uint64_t)0 - (uint64_t)v);
+    }
+    return tk_fmt_u64(dst, (uint64_t)v);
+}
+
 /* strtod in the C locale (thread-safe). */
 double tk_strtod_c(const char *s, char **endp);
 
@@ -100,6 +133,8 @@ int tk_jr_i64(tk_jr *r, int64_t *out);
 int tk_jr_f64(tk_jr *r, double *out);                 /* also NaN / Infinity / -Infinity */
 int tk_jr_bool(tk_jr *r, bool *out);
 int tk_jr_skip(tk_jr *r);
+/* Skip a value, fast when it is an array of numbers (the text is checked when it is parsed). */
+int tk_jr_skip_numbers(tk_jr *r);
 /* Capture the value (which must be an object) as compact JSON text in the arena. */
 int tk_jr_raw_object(tk_jr *r, char **out);
 /* Numeric arrays, arena-allocated (NULL when empty). */

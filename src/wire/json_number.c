@@ -155,41 +155,20 @@ float tk_num_to_f32(const tk_num *n) {
 
 /* ---- formatting ----------------------------------------------------------------------------- */
 
-static const char k_digit_pairs[201] =
+const char tk_digit_pairs[201] =
     "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-static size_t fmt_u64(char *dst, uint64_t v) {
-    char tmp[24];
-    char *p = tmp + sizeof tmp;
-    while (v >= 100) {
-        unsigned i = (unsigned)(v % 100) * 2;
-        v /= 100;
-        p -= 2;
-        p[0] = k_digit_pairs[i];
-        p[1] = k_digit_pairs[i + 1];
-    }
-    if (v >= 10) {
-        unsigned i = (unsigned)v * 2;
-        p -= 2;
-        p[0] = k_digit_pairs[i];
-        p[1] = k_digit_pairs[i + 1];
-    } else {
-        *--p = (char)('0' + v);
-    }
-    size_t len = (size_t)(tmp + sizeof tmp - p);
-    memcpy(dst, p, len);
-    return len;
-}
+const uint64_t tk_pow10_u64[20] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+                                   100000000ull, 1000000000ull, 10000000000ull, 100000000000ull,
+                                   1000000000000ull, 10000000000000ull, 100000000000000ull,
+                                   1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+                                   1000000000000000000ull, 10000000000000000000ull};
 
-size_t tk_fmt_i64(char *dst, int64_t v) {
-    if (v < 0) {
-        dst[0] = '-';
-        return 1 + fmt_u64(dst + 1, (uint64_t)0 - (uint64_t)v);
-    }
-    return fmt_u64(dst, (uint64_t)v);
-}
+static size_t fmt_u64(char *dst, uint64_t v) { return tk_fmt_u64(dst, v); }
+
+size_t tk_fmt_i64(char *dst, int64_t v) { return tk_fmt_i64_inline(dst, v); }
 
 /* Python repr layout of digits ds[0..nd) (no trailing zeros) with decimal exponent e10
  * (value = d0.d1d2... * 10^e10). */

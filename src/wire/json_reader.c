@@ -470,51 +470,122 @@ static inline int after_elem(tk_jr *r) {
     return tk_jr_syntax(r, "expected ',' or ']' in array");
 }
 
-/* Integers: an inlined digit loop; anything unusual goes through tk_num_scan for the message. */
+/* Numeric arrays have a fast loop and a careful one. The fast loop first finds the closing ']'
+ * with memchr: every scan inside the array then stops at that non-digit, so the inner loops
+ * need no bounds checks, and the element count is bounded by the span (scratch is sized once).
+ * Anything unusual (exponents, leading zeros, nested values, strange spacing, errors) hands the
+ * current element to the careful loop, which parses it with tk_num_scan and reports errors with
+ * the element's index. */
+
+static inline bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+/* Fast path for integers: parses elements until the first unusual one. Returns the number of
+ * elements parsed into buf and leaves r->p at the next element (or just past ']' with *done). */
+static size_t int_fast(tk_jr *r, const char *close, int64_t *buf, bool *done, bool *bad_sep) {
+    const char *p = r->p;
+    size_t n = 0;
+    *done = false;
+    *bad_sep = false;
+    while (is_ws(*p)) p++;
+    if (p == close) {
+        r->p = close + 1;
+        r->depth--;
+        *done = true;
+        return 0;
+    }
+    for (;;) {
+        const char *start = p;
+        bool neg = *p == '-';
+        p += neg;
+        const char *d0 = p;
+        uint64_t v = 0;
+        size_t nd;
+        if (r->end - p >= 8) {
+            /* up to 8 digits at once (SWAR): find the first non-digit byte, then combine the
+             * digits pairwise; bytes past the number are masked off */
+            uint64_t x;
+            memcpy(&x, p, 8);
+            uint64_t sub = x - 0x3030303030303030ull;
+            uint64_t non_digit = ((sub + 0x7676767676767676ull) | sub) & 0x8080808080808080ull;
+            nd = non_digit ? (size_t)(__builtin_ctzll(non_digit) >> 3) : 8;
+            if (nd > 0 && nd < 8) {
+                uint64_t y = x << (8 * (8 - nd));   /* the digits, left-padded with zero bytes */
+                y = ((y & 0x0F0F0F0F0F0F0F0Full) * 2561) >> 8;
+                y = ((y & 0x00FF00FF00FF00FFull) * 6553601) >> 16;
+                v = ((y & 0x0000FFFF0000FFFFull) * 42949672960001ull) >> 32;
+                p += nd;
+            } else {
+                while ((unsigned char)(*p - '0') < 10) v = v * 10 + (uint64_t)(*p++ - '0');
+            }
+        } else {
+            while ((unsigned char)(*p - '0') < 10) v = v * 10 + (uint64_t)(*p++ - '0');
+        }
+        nd = (size_t)(p - d0);
+        if (nd == 0 || nd > 18 || (nd > 1 && *d0 == '0') || *p == '.' || *p == 'e' || *p == 'E') {
+            r->p = start;
+            return n;
+        }
+        buf[n++] = neg ? -(int64_t)v : (int64_t)v;
+        if (*p == ',') {
+            p++;
+            while (is_ws(*p)) p++;
+            continue;
+        }
+        while (is_ws(*p)) p++;
+        if (p == close) {
+            r->p = close + 1;
+            r->depth--;
+            *done = true;
+            return n;
+        }
+        if (*p == ',') {
+            p++;
+            while (is_ws(*p)) p++;
+            continue;
+        }
+        r->p = p;
+        *bad_sep = true;
+        return n;
+    }
+}
+
 static int int_array(tk_jr *r, void **out, size_t *count, bool i32) {
     int rc = tk_jr_arr_begin(r);
     if (rc) return rc;
     size_t n = 0, cap = 0;
     int64_t *buf = NULL;
-    if (tk_jr_peek(r) == ']') { r->p++; r->depth--; *out = NULL; *count = 0; return 0; }
-    for (;;) {
+    const char *close = memchr(r->p, ']', (size_t)(r->end - r->p));
+    bool done = false, bad_sep = false;
+    if (close) {
+        cap = (size_t)(close - r->p) / 2 + 1;
+        if (!(buf = scratch(r, cap * sizeof(int64_t)))) return tk_jr_fail(r, TK_ENOMEM, "out of memory");
+        n = int_fast(r, close, buf, &done, &bad_sep);
+        if (bad_sep) return tk_jr_syntax(r, "expected ',' or ']' in array");
+    }
+    if (!done && n == 0 && tk_jr_peek(r) == ']') { r->p++; r->depth--; done = true; }
+    while (!done) {
         if (n == cap) {
             cap = cap ? cap * 2 : 1024;
             if (!(buf = scratch(r, cap * sizeof(int64_t)))) return tk_jr_fail(r, TK_ENOMEM, "out of memory");
         }
         tk_jr_ws(r);
-        const char *p = r->p, *end = r->end;
-        bool neg = false;
-        if (p < end && *p == '-') { neg = true; p++; }
-        const char *d0 = p;
-        uint64_t v = 0;
-        while (p < end && (unsigned char)(*p - '0') < 10 && p - d0 < 19) v = v * 10 + (uint64_t)(*p++ - '0');
-        size_t nd = (size_t)(p - d0);
-        bool simple = nd > 0 && nd < 19 && !(nd > 1 && *d0 == '0') &&
-                      (p >= end || (*p != '.' && *p != 'e' && *p != 'E' && (unsigned char)(*p - '0') >= 10));
+        tk_num num;
         int64_t x = 0;
-        if (simple) {
-            x = neg ? -(int64_t)v : (int64_t)v;
-            r->p = p;
-        } else {
-            tk_num num;
-            size_t saved = tk_jr_push_index(r, n);
-            if ((rc = scan_number(r, &num, "integer")) || (rc = num_to_i64(r, &num, &x))) return rc;
-            tk_jr_pop(r, saved);
-            r->p = num.end;
-        }
-        if (i32 && (x < INT32_MIN || x > INT32_MAX)) {
-            tk_jr_push_index(r, n);
-            return tk_jr_fail(r, TK_ERANGE, "token id %lld does not fit in int32", (long long)x);
-        }
+        size_t saved = tk_jr_push_index(r, n);
+        if ((rc = scan_number(r, &num, "integer")) || (rc = num_to_i64(r, &num, &x))) return rc;
+        tk_jr_pop(r, saved);
+        r->p = num.end;
         buf[n++] = x;
-        if ((rc = after_elem(r)) <= 0) {
-            if (rc < 0) return rc;
-            break;
-        }
+        if ((rc = after_elem(r)) < 0) return rc;
+        if (rc == 0) break;
     }
     *count = n;
     if (i32) {
+        for (size_t i = 0; i < n; i++)
+            if (buf[i] < INT32_MIN || buf[i] > INT32_MAX) {
+                tk_jr_push_index(r, i);
+                return tk_jr_fail(r, TK_ERANGE, "token id %lld does not fit in int32", (long long)buf[i]);
+            }
         int32_t *d = n ? tk_arena_alloc(r->a, n * sizeof(int32_t)) : NULL;
         if (n && !d) return tk_jr_fail(r, TK_ENOMEM, "out of memory for %zu array elements", n);
         for (size_t i = 0; i < n; i++) d[i] = (int32_t)buf[i];
@@ -527,57 +598,115 @@ static int int_array(tk_jr *r, void **out, size_t *count, bool i32) {
 int tk_jr_i64_array(tk_jr *r, int64_t **out, size_t *n) { return int_array(r, (void **)out, n, false); }
 int tk_jr_i32_array(tk_jr *r, int32_t **out, size_t *n) { return int_array(r, (void **)out, n, true); }
 
+/* One float element at p (inside an array whose ']' is at close); NULL when unusual. */
+static inline const char *f32_fast_elem(const char *p, const char *close, float *x) {
+    if ((p[0] == '0' || p[0] == '1') && (p[1] == ',' || p[1] == ']')) {
+        *x = (float)(p[0] - '0');
+        return p + 1;
+    }
+    if ((p[0] == '0' || p[0] == '1') && p[1] == '.' && p[2] == '0' && (p[3] == ',' || p[3] == ']')) {
+        *x = (float)(p[0] - '0');
+        return p + 3;
+    }
+    tk_num num;
+    if (!tk_num_scan(p, close, &num)) return NULL;
+    float f = tk_num_to_f32(&num);
+    if (isinf(f)) return NULL;
+    *x = f;
+    return num.end;
+}
+
 int tk_jr_f32_array(tk_jr *r, float **out, size_t *count) {
     int rc = tk_jr_arr_begin(r);
     if (rc) return rc;
     size_t n = 0, cap = 0;
     float *buf = NULL;
-    if (tk_jr_peek(r) == ']') { r->p++; r->depth--; *out = NULL; *count = 0; return 0; }
-    for (;;) {
+    const char *close = memchr(r->p, ']', (size_t)(r->end - r->p));
+    bool done = false, bad_sep = false;
+    if (close) {
+        cap = (size_t)(close - r->p) / 2 + 1;
+        if (!(buf = scratch(r, cap * sizeof(float)))) return tk_jr_fail(r, TK_ENOMEM, "out of memory");
+        const char *p = r->p;
+        while (is_ws(*p)) p++;
+        if (p == close) {
+            r->p = close + 1;
+            r->depth--;
+            done = true;
+        } else {
+            for (;;) {
+                float x;
+                const char *q = f32_fast_elem(p, close, &x);
+                if (!q) break;
+                buf[n++] = x;
+                p = q;
+                while (is_ws(*p)) p++;
+                if (*p == ',') {
+                    p++;
+                    while (is_ws(*p)) p++;
+                    continue;
+                }
+                if (p == close) {
+                    p = close + 1;
+                    r->depth--;
+                    done = true;
+                } else {
+                    bad_sep = true;
+                }
+                break;
+            }
+            r->p = p;
+            if (bad_sep) return tk_jr_syntax(r, "expected ',' or ']' in array");
+        }
+    }
+    if (!done && n == 0 && tk_jr_peek(r) == ']') { r->p++; r->depth--; done = true; }
+    while (!done) {
         if (n == cap) {
             cap = cap ? cap * 2 : 1024;
             if (!(buf = scratch(r, cap * sizeof(float)))) return tk_jr_fail(r, TK_ENOMEM, "out of memory");
         }
         tk_jr_ws(r);
-        const char *p = r->p, *end = r->end;
+        double d;
         float x;
-        /* the common weights 0, 1, 0.0, 1.0 */
-        if (end - p >= 2 && (p[0] == '0' || p[0] == '1') && (p[1] == ',' || p[1] == ']')) {
-            x = (float)(p[0] - '0');
-            r->p = p + 1;
-        } else if (end - p >= 4 && (p[0] == '0' || p[0] == '1') && p[1] == '.' && p[2] == '0' &&
-                   (p[3] == ',' || p[3] == ']')) {
-            x = (float)(p[0] - '0');
-            r->p = p + 3;
+        if (special_float(r, &d)) {
+            x = (float)d;
         } else {
-            double d;
+            char c = tk_jr_peek(r);
+            if (c != '-' && !(c >= '0' && c <= '9')) return elem_error(r, n, "number");
             tk_num num;
-            if (special_float(r, &d)) {
-                x = (float)d;
-            } else {
-                char c = p < end ? *p : 0;
-                if (c != '-' && !(c >= '0' && c <= '9')) return elem_error(r, n, "number");
-                if (!tk_num_scan(p, end, &num)) {
-                    tk_jr_push_index(r, n);
-                    return tk_jr_syntax(r, "malformed number");
-                }
-                x = tk_num_to_f32(&num);
-                if (isinf(x)) {
-                    tk_jr_push_index(r, n);
-                    return tk_jr_fail(r, TK_ERANGE, "%.*s is out of float32 range",
-                                      (int)(num.end - num.start), num.start);
-                }
-                r->p = num.end;
+            if (!tk_num_scan(r->p, r->end, &num)) {
+                tk_jr_push_index(r, n);
+                return tk_jr_syntax(r, "malformed number");
             }
+            x = tk_num_to_f32(&num);
+            if (isinf(x)) {
+                tk_jr_push_index(r, n);
+                return tk_jr_fail(r, TK_ERANGE, "%.*s is out of float32 range", (int)(num.end - num.start), num.start);
+            }
+            r->p = num.end;
         }
         buf[n++] = x;
-        if ((rc = after_elem(r)) <= 0) {
-            if (rc < 0) return rc;
-            break;
-        }
+        if ((rc = after_elem(r)) < 0) return rc;
+        if (rc == 0) break;
     }
     *count = n;
     return finish_array(r, n, sizeof(float), (void **)out);
+}
+
+/* Skip an array that holds only numbers quickly (memchr for the ']' and for anything that would
+ * nest); anything else goes through tk_jr_skip. */
+int tk_jr_skip_numbers(tk_jr *r) {
+    if (tk_jr_peek(r) == '[') {
+        size_t left = (size_t)(r->end - r->p);
+        const char *close = memchr(r->p, ']', left);
+        if (close) {
+            size_t span = (size_t)(close - r->p);
+            if (!memchr(r->p + 1, '[', span - 1) && !memchr(r->p + 1, '{', span - 1) && !memchr(r->p + 1, '"', span - 1)) {
+                r->p = close + 1;
+                return 0;
+            }
+        }
+    }
+    return tk_jr_skip(r);
 }
 
 /* ---- vectors of structs --------------------------------------------------------------------- */

@@ -66,7 +66,7 @@ int tk_json_tensor_decode(tk_jr *r, tk_wire_tensor *t) {
             } else {
                 if (tk_jr_peek(r) != '[') return tk_jr_type_error(r, "array");
                 deferred = r->p;
-                if ((rc = tk_jr_skip(r))) return rc;
+                if ((rc = tk_jr_skip_numbers(r))) return rc;
             }
         } else if (IS("shape")) {
             if (has_shape) return tk_jr_fail(r, TK_EINVAL, "duplicate key");

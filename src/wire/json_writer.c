@@ -110,7 +110,7 @@ int tk_jw_i64_array(tk_jw *w, const int64_t *v, size_t n) {
     char *d = w->b->data + w->b->len, *d0 = d;
     *d++ = '[';
     for (size_t i = 0; i < n; i++) {
-        d += tk_fmt_i64(d, v[i]);
+        d += tk_fmt_i64_inline(d, v[i]);
         *d++ = ',';
     }
     if (n) d--;
@@ -126,7 +126,7 @@ int tk_jw_i32_array(tk_jw *w, const int32_t *v, size_t n) {
     char *d = w->b->data + w->b->len, *d0 = d;
     *d++ = '[';
     for (size_t i = 0; i < n; i++) {
-        d += tk_fmt_i64(d, v[i]);
+        d += tk_fmt_i64_inline(d, v[i]);
         *d++ = ',';
     }
     if (n) d--;
