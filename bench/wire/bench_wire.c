@@ -1,9 +1,10 @@
 /* bench_wire: encode + decode of a forward_backward request of 128 datums x 2048 tokens
- * (model_input tokens, target_tokens int64, weights float32) with tinkerc's JSON codec, its
+ * (model_input tokens, target_tokens int64, weights float32: 0/1, 0 then 1/len as the cookbook's
+ * reduction="mean" makes them, or uniformly random) with tinkerc's JSON codec, its
  * protobuf codec, and — to show why the wire layer has its own reader — jansson's DOM on the
  * same JSON text. bench_wire.py runs this next to Python's json module and prints the ratios.
  *
- *   bench_wire [--weights binary|mean] [--reps N] [--json-out FILE]
+ *   bench_wire [--weights binary|mean|random] [--reps N] [--json-out FILE]
  *
  * Output: one "name bytes best_s median_s" line per measurement: the best and the median of N
  * repetitions, in thread CPU time. Decoding includes creating and freeing the arena, encoding
@@ -51,10 +52,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json-out") && i + 1 < argc) json_out = argv[++i];
         else if (!strcmp(argv[i], "--no-jansson")) jansson = false;
-        else { fprintf(stderr, "usage: bench_wire [--weights binary|mean] [--reps N] [--json-out FILE] [--no-jansson]\n"); return 2; }
+        else { fprintf(stderr, "usage: bench_wire [--weights binary|mean|random] [--reps N] [--json-out FILE] [--no-jansson]\n"); return 2; }
     }
     if (reps < 1 || reps > 1000) reps = 15;
-    bool mean = !strcmp(weights, "mean");
+    bool mean = !strcmp(weights, "mean"), random = !strcmp(weights, "random");
 
     /* the payload: an SFT batch; prompt tokens weigh 0, completion tokens 1 (or 1/len) */
     tk_rng rng;
@@ -66,7 +67,8 @@ int main(int argc, char **argv) {
         for (int i = 0; i <= N_TOKENS; i++) toks[i] = (int32_t)tk_rng_below(&rng, 151936);
         int prompt = 100 + (int)tk_rng_below(&rng, 900);
         float *w = tk_arena_alloc(src, N_TOKENS * sizeof *w);
-        for (int i = 0; i < N_TOKENS; i++) w[i] = i < prompt ? 0.0f : mean ? 1.0f / (float)(N_TOKENS - prompt) : 1.0f;
+        for (int i = 0; i < N_TOKENS; i++)
+            w[i] = random ? (float)tk_rng_f64(&rng) : i < prompt ? 0.0f : mean ? 1.0f / (float)(N_TOKENS - prompt) : 1.0f;
         int64_t *tgt = tk_arena_alloc(src, N_TOKENS * sizeof *tgt);
         for (int i = 0; i < N_TOKENS; i++) tgt[i] = toks[i + 1];
         tk_wire_chunk *c = tk_arena_zalloc(src, sizeof *c);

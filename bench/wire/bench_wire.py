@@ -4,7 +4,8 @@ invocation, and print MB/s and the ratios.
 
     bench/wire/bench_wire.py --bin build/bench/wire/bench_wire [--reps N]
 
-MB/s = payload bytes / best time (1 MB = 1e6 bytes). Times are thread CPU time on both sides
+MB/s = payload bytes / best time (1 MB = 1e6 bytes); tinkerc and Python alternate for --rounds
+rounds and each keeps its best. Times are thread CPU time on both sides
 (time.thread_time here, CLOCK_THREAD_CPUTIME_ID in bench_wire), best of N, because the build
 machine is shared and wall time mostly measures the other engineers' load. The JSON payload is the text tinkerc
 writes; Python decodes exactly that text with json.loads and encodes the decoded object with
@@ -30,7 +31,7 @@ def best_and_median(fn, reps):
     return min(ts), statistics.median(ts)
 
 
-def run(binary, weights, reps):
+def run_once(binary, weights, reps):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "payload.json")
         out = subprocess.run([binary, "--weights", weights, "--reps", str(reps), "--json-out", path],
@@ -51,6 +52,22 @@ def run(binary, weights, reps):
     return c, len(text), dec, enc, info
 
 
+def run(binary, weights, reps, rounds):
+    """Alternate tinkerc and Python `rounds` times and keep each side's best: on a shared machine
+    neither side should be the one that happened to run during someone else's build."""
+    best = None
+    for _ in range(rounds):
+        c, size, dec, enc, info = run_once(binary, weights, reps)
+        if best is None:
+            best = [c, size, dec, enc, info]
+            continue
+        for k, v in c.items():
+            if v[1] < best[0][k][1]:
+                best[0][k] = v
+        best[2] = min(best[2], dec)
+        best[3] = min(best[3], enc)
+    return best
+
 def mbs(size, secs):
     return size / secs / 1e6
 
@@ -59,13 +76,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     print("machine: %s, %d CPUs, load average %.1f (shared with other engineers: thread CPU time, best of N)"
           % (platform.machine(), os.cpu_count(), os.getloadavg()[0]))
     print("python %s, json C accelerator: %s" % (platform.python_version(),
                                                   "yes" if json.decoder.c_scanstring is not None else "no"))
-    for weights in ("binary", "mean"):
-        c, size, (pd, pdm), (pe, pem), info = run(args.bin, weights, args.reps)
+    for weights in ("binary", "mean", "random"):
+        c, size, (pd, pdm), (pe, pem), info = run(args.bin, weights, args.reps, args.rounds)
         print()
         print(info)
         print("%-26s %12s %12s %10s" % ("", "bytes", "best MB/s", "median ms"))

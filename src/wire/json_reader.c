@@ -479,6 +479,25 @@ static inline int after_elem(tk_jr *r) {
 
 static inline bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
+/* Up to 8 leading ASCII digits of p[0..8) at once (SWAR): their count, and their value in *v.
+ * The caller guarantees 8 readable bytes. Bytes after the first non-digit are masked off. */
+static inline size_t swar_digits(const char *p, uint64_t *v) {
+    uint64_t x;
+    memcpy(&x, p, 8);
+    uint64_t sub = x - 0x3030303030303030ull;
+    uint64_t non_digit = ((sub + 0x7676767676767676ull) | sub) & 0x8080808080808080ull;
+    size_t n = non_digit ? (size_t)(__builtin_ctzll(non_digit) >> 3) : 8;
+    if (n == 0) {
+        *v = 0;
+        return 0;
+    }
+    uint64_t y = n == 8 ? x : x << (8 * (8 - n));   /* the digits, left-padded with zero bytes */
+    y = ((y & 0x0F0F0F0F0F0F0F0Full) * 2561) >> 8;
+    y = ((y & 0x00FF00FF00FF00FFull) * 6553601) >> 16;
+    *v = ((y & 0x0000FFFF0000FFFFull) * 42949672960001ull) >> 32;
+    return n;
+}
+
 /* Fast path for integers: parses elements until the first unusual one. Returns the number of
  * elements parsed into buf and leaves r->p at the next element (or just past ']' with *done). */
 static size_t int_fast(tk_jr *r, const char *close, int64_t *buf, bool *done, bool *bad_sep) {
@@ -501,25 +520,12 @@ static size_t int_fast(tk_jr *r, const char *close, int64_t *buf, bool *done, bo
         uint64_t v = 0;
         size_t nd;
         if (r->end - p >= 8) {
-            /* up to 8 digits at once (SWAR): find the first non-digit byte, then combine the
-             * digits pairwise; bytes past the number are masked off */
-            uint64_t x;
-            memcpy(&x, p, 8);
-            uint64_t sub = x - 0x3030303030303030ull;
-            uint64_t non_digit = ((sub + 0x7676767676767676ull) | sub) & 0x8080808080808080ull;
-            nd = non_digit ? (size_t)(__builtin_ctzll(non_digit) >> 3) : 8;
-            if (nd > 0 && nd < 8) {
-                uint64_t y = x << (8 * (8 - nd));   /* the digits, left-padded with zero bytes */
-                y = ((y & 0x0F0F0F0F0F0F0F0Full) * 2561) >> 8;
-                y = ((y & 0x00FF00FF00FF00FFull) * 6553601) >> 16;
-                v = ((y & 0x0000FFFF0000FFFFull) * 42949672960001ull) >> 32;
-                p += nd;
-            } else {
-                while ((unsigned char)(*p - '0') < 10) v = v * 10 + (uint64_t)(*p++ - '0');
-            }
-        } else {
-            while ((unsigned char)(*p - '0') < 10) v = v * 10 + (uint64_t)(*p++ - '0');
+            nd = swar_digits(p, &v);
+            if (nd > 0 && nd < 8) p += nd;
+            else v = 0;
         }
+        if (p == d0)
+            while ((unsigned char)(*p - '0') < 10) v = v * 10 + (uint64_t)(*p++ - '0');
         nd = (size_t)(p - d0);
         if (nd == 0 || nd > 18 || (nd > 1 && *d0 == '0') || *p == '.' || *p == 'e' || *p == 'E') {
             r->p = start;
@@ -598,7 +604,20 @@ static int int_array(tk_jr *r, void **out, size_t *count, bool i32) {
 int tk_jr_i64_array(tk_jr *r, int64_t **out, size_t *n) { return int_array(r, (void **)out, n, false); }
 int tk_jr_i32_array(tk_jr *r, int32_t **out, size_t *n) { return int_array(r, (void **)out, n, true); }
 
-/* One float element at p (inside an array whose ']' is at close); NULL when unusual. */
+/* Short equal-text test without a libc call (number texts are a few bytes). */
+static inline bool same_text(const char *a, const char *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
+static const double k_exact_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* One float element at p (inside an array whose ']' is at close); NULL when unusual. The common
+ * shape "[-]digits[.digits]" with at most 19 significant digits is read here (fraction digits
+ * eight at a time) and converted with one exact IEEE operation when it can be; anything else
+ * goes through tk_num_scan. */
 static inline const char *f32_fast_elem(const char *p, const char *close, float *x) {
     if ((p[0] == '0' || p[0] == '1') && (p[1] == ',' || p[1] == ']')) {
         *x = (float)(p[0] - '0');
@@ -608,12 +627,57 @@ static inline const char *f32_fast_elem(const char *p, const char *close, float 
         *x = (float)(p[0] - '0');
         return p + 3;
     }
+    const char *q = p;
+    bool neg = *q == '-';
+    q += neg;
+    uint64_t m = 0;
+    int nd = 0, exp = 0;
+    if (*q == '0') {
+        q++;
+    } else {
+        const char *i0 = q;
+        while ((unsigned char)(*q - '0') < 10 && q - i0 < 19) m = m * 10 + (uint64_t)(*q++ - '0');
+        nd = (int)(q - i0);
+        if (nd == 0 || (unsigned char)(*q - '0') < 10) goto general;
+    }
+    if (*q == '.') {
+        q++;
+        const char *f0 = q;
+        if (m == 0)
+            while (*q == '0') q++;
+        exp = -(int)(q - f0);
+        while (close - q >= 8) {
+            uint64_t v;
+            size_t c = swar_digits(q, &v);
+            if (c == 0 || nd + (int)c > 19) break;
+            m = m * (uint64_t)k_exact_pow10[c] + v;
+            nd += (int)c;
+            exp -= (int)c;
+            q += c;
+            if (c < 8) break;
+        }
+        while ((unsigned char)(*q - '0') < 10) {
+            if (nd >= 19) goto general;
+            m = m * 10 + (uint64_t)(*q++ - '0');
+            nd++;
+            exp--;
+        }
+        if (q == f0) return NULL;
+    }
+    if (*q == 'e' || *q == 'E' || m > (1ull << 53) || exp < -22) goto general;
+    {
+        double d = exp ? (double)m / k_exact_pow10[-exp] : (double)m;
+        *x = (float)(neg ? -d : d);
+        return q;
+    }
+general: {
     tk_num num;
     if (!tk_num_scan(p, close, &num)) return NULL;
     float f = tk_num_to_f32(&num);
     if (isinf(f)) return NULL;
     *x = f;
     return num.end;
+}
 }
 
 int tk_jr_f32_array(tk_jr *r, float **out, size_t *count) {
@@ -633,10 +697,25 @@ int tk_jr_f32_array(tk_jr *r, float **out, size_t *count) {
             r->depth--;
             done = true;
         } else {
+            /* runs of one value (weights, advantages): the previous element's text is compared
+             * before anything is parsed */
+            const char *prev = NULL;
+            size_t prev_len = 0;
+            float prev_x = 0;
             for (;;) {
                 float x;
-                const char *q = f32_fast_elem(p, close, &x);
-                if (!q) break;
+                const char *q;
+                if (prev && (size_t)(close - p) >= prev_len && same_text(p, prev, prev_len) &&
+                    (p[prev_len] == ',' || p[prev_len] == ']' || is_ws(p[prev_len]))) {
+                    x = prev_x;
+                    q = p + prev_len;
+                } else {
+                    q = f32_fast_elem(p, close, &x);
+                    if (!q) break;
+                    prev = p;
+                    prev_len = (size_t)(q - p);
+                    prev_x = x;
+                }
                 buf[n++] = x;
                 p = q;
                 while (is_ws(*p)) p++;

@@ -140,17 +140,19 @@ int tk_jw_f32_array(tk_jw *w, const float *v, size_t n) {
     size_t need;
     if (!tk_mul_size(n, 33, &need) || tk_buf_reserve(w->b, need + 2)) return oom(w);
     char *d = w->b->data + w->b->len, *d0 = d;
+    /* weights and advantages come in runs of one value (0 for the prompt, 1/len or one
+     * advantage for the rest): the previous element's text is reused for an equal value */
+    uint32_t prev_bits = 0;
+    const char *prev = NULL;
+    size_t prev_len = 0;
     *d++ = '[';
     for (size_t i = 0; i < n; i++) {
         float x = v[i];
-        if (x == 0.0f && !signbit(x)) {
-            memcpy(d, "0.0,", 4);
-            d += 4;
-            continue;
-        }
-        if (x == 1.0f) {
-            memcpy(d, "1.0,", 4);
-            d += 4;
+        uint32_t bits;
+        memcpy(&bits, &x, 4);
+        if (prev && bits == prev_bits) {
+            memcpy(d, prev, prev_len);
+            d += prev_len;
             continue;
         }
         if (!isfinite(x)) {
@@ -158,8 +160,20 @@ int tk_jw_f32_array(tk_jw *w, const float *v, size_t n) {
             tk_jw_push_index(w, i);
             return tk_jw_fail(w, TK_EINVAL, "%s is not representable in JSON", isnan(x) ? "NaN" : "infinity");
         }
-        d += tk_fmt_f32(d, x);
+        char *start = d;
+        if (bits == 0) {
+            memcpy(d, "0.0", 3);
+            d += 3;
+        } else if (x == 1.0f) {
+            memcpy(d, "1.0", 3);
+            d += 3;
+        } else {
+            d += tk_fmt_f32(d, x);
+        }
         *d++ = ',';
+        prev = start;
+        prev_len = (size_t)(d - start);
+        prev_bits = bits;
     }
     if (n) d--;
     *d++ = ']';

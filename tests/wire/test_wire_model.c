@@ -92,6 +92,17 @@ static void number_reading(void **state) {
         double od = tk_num_to_f64(&num), rd = strtod(buf, NULL);
         if (memcmp(&od, &rd, 8)) fail_msg("%s: ours %.17g, strtod %.17g", buf, od, rd);
     }
+    /* float32 text reads back for 300000 random finite float32 values (every exponent) */
+    for (int i = 0; i < 300000; i++) {
+        uint32_t u = (uint32_t)tk_rng_u64(&r);
+        float f;
+        memcpy(&f, &u, 4);
+        if (!isfinite(f)) continue;
+        int n = (int)tk_fmt_f32(buf, f);
+        buf[n] = '\0';
+        float back = (float)strtod(buf, NULL);
+        if (memcmp(&back, &f, 4)) fail_msg("%08x: %s reads back as %.9g", u, buf, (double)back);
+    }
     /* float32 rounding midpoints exercised on purpose: exact decimal midpoints between floats */
     for (int i = 0; i < 100000; i++) {
         uint32_t u = (uint32_t)tk_rng_u64(&r) & 0x7effffff;
@@ -105,6 +116,52 @@ static void number_reading(void **state) {
         assert_non_null(tk_num_scan(buf, buf + n, &num));
         float ours = tk_num_to_f32(&num), ref = (float)strtod(buf, NULL);
         if (memcmp(&ours, &ref, 4)) fail_msg("midpoint %s: ours %.9g, strtod %.9g", buf, (double)ours, (double)ref);
+    }
+}
+
+/* The array reader has its own fast paths (SWAR digits, runs of equal values): a float32 tensor
+ * of varied number texts must read exactly as strtod + (float) reads each one. */
+static void number_arrays(void **state) {
+    (void)state;
+    tk_rng r;
+    tk_rng_seed(&r, 17);
+    for (int round = 0; round < 40; round++) {
+        tk_buf js = {0};
+        size_t n = 500;
+        double *want = malloc(n * sizeof *want);
+        char prev[64] = "0";
+        assert_int_equal(tk_buf_puts(&js, "{\"dtype\":\"float32\",\"data\":["), 0);
+        for (size_t i = 0; i < n; i++) {
+            char t[64];
+            switch (tk_rng_below(&r, 7)) {
+            case 0: snprintf(t, sizeof t, "%.*f", (int)tk_rng_below(&r, 12), (tk_rng_f64(&r) - 0.5) * 100); break;
+            case 1: snprintf(t, sizeof t, "%.*g", 1 + (int)tk_rng_below(&r, 19), (tk_rng_f64(&r) - 0.5) * pow(10, (int)tk_rng_below(&r, 40) - 20)); break;
+            case 2: snprintf(t, sizeof t, "0.%0*d%d", (int)tk_rng_below(&r, 12), 0, (int)tk_rng_below(&r, 100000)); break;
+            case 3: snprintf(t, sizeof t, "%.17g", (double)(float)(tk_rng_f64(&r) * 3)); break;
+            case 4: snprintf(t, sizeof t, "%s", i ? "" : "0"); break;   /* "" repeats the previous text */
+            case 5: snprintf(t, sizeof t, "%lld", (long long)(tk_rng_u64(&r) >> tk_rng_below(&r, 64)) % 100000000000LL); break;
+            default: snprintf(t, sizeof t, "%d.%07d", (int)tk_rng_below(&r, 3), (int)tk_rng_below(&r, 10000000)); break;
+            }
+            if (!t[0]) snprintf(t, sizeof t, "%s", prev);
+            snprintf(prev, sizeof prev, "%s", t);
+            want[i] = strtod(t, NULL);
+            if (i) assert_int_equal(tk_buf_putc(&js, ','), 0);
+            if (tk_rng_below(&r, 10) == 0) assert_int_equal(tk_buf_putc(&js, ' '), 0);
+            assert_int_equal(tk_buf_puts(&js, t), 0);
+        }
+        assert_int_equal(tk_buf_puts(&js, "]}"), 0);
+        tk_arena *a = tk_arena_new(0);
+        tk_wire_tensor t;
+        tk_err e = {0};
+        assert_ok(tk_wire_json_decode(TK_WIRE_MSG_TENSOR_DATA, js.data, js.len, a, &t, &e), &e);
+        assert_int_equal(t.n, n);
+        for (size_t i = 0; i < n; i++) {
+            float ref = (float)want[i];
+            if (memcmp(&ref, &t.data.f32[i], 4)) fail_msg("element %zu: ours %.9g, strtod %.9g", i, (double)t.data.f32[i], (double)ref);
+        }
+        tk_arena_free(a);
+        tk_buf_free(&js);
+        free(want);
     }
 }
 
@@ -476,6 +533,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(number_text),
         cmocka_unit_test(number_reading),
+        cmocka_unit_test(number_arrays),
         cmocka_unit_test(metrics_merge_numpy),
         cmocka_unit_test(metrics_merge_edges),
         cmocka_unit_test(cookbook_worked_example),
