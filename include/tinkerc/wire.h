@@ -39,6 +39,23 @@
  *   outside its range; TK_ENOMEM: out of memory or a size cap exceeded; TK_EUNSUPPORTED: valid
  *   protocol we do not implement (dmel chunks).
  *
+ * Typical use
+ *   client, sending:   tk_wire_forward_backward_request req;
+ *                      tk_wire_init(TK_WIRE_MSG_FORWARD_BACKWARD_REQUEST, &req);   // defaults
+ *                      req.model_id = …; req.has_seq_id = true; req.seq_id = n; req.input.data = …;
+ *                      tk_wire_proto_encode_forward_backward_request(&req, &body, &e);  // 0.25 form
+ *                      (or tk_wire_json_encode(TK_WIRE_MSG_…, &obj, &body, &e) for everything else)
+ *   client, receiving: tk_wire_future_reply_classify(body, len, arena, &reply, &e);
+ *                      if reply.kind == TK_WIRE_REPLY_RESULT:
+ *                          tk_wire_body_decode(TK_WIRE_MSG_FORWARD_BACKWARD_OUTPUT, content_type,
+ *                                              NULL, body, len, 0, arena, &out, &e);
+ *                      tk_wire_forward_backward_output_merge(chunks, n, arena, &merged, &e);
+ *   server, receiving: tk_wire_body_decode(TK_WIRE_MSG_…_REQUEST, content_type, content_encoding,
+ *                                          body, len, 0, arena, &req, &e);   // zstd, proto or JSON
+ *                      tk_wire_datum_check(&req.input.data[i], req.input.loss_fn, "data[i]", &e);
+ *   server, answering: tk_wire_body_encode(TK_WIRE_MSG_…, accept_header, &result, &out, &ctype, &e);
+ *                      envelopes: TK_WIRE_MSG_TRY_AGAIN, _REQUEST_FAILED, _COMPLETE_METADATA.
+ *
  * Thread safety: every function is reentrant; distinct objects may be used from distinct threads.
  * Byte order: the protobuf byte arrays are little-endian; tinkerc builds only on little-endian
  * hosts (checked at compile time).
@@ -970,6 +987,13 @@ int tk_wire_zstd_decompress(const void *in, size_t len, size_t max_out, tk_buf *
 int tk_wire_body_decode(tk_wire_msg type, const char *content_type, const char *content_encoding,
                         const void *body, size_t len, size_t max_decompressed, tk_arena *a,
                         void *obj, tk_err *e);
+
+/* Encode a result as retrieve_future answers it (§3.7): protobuf when `accept` contains
+ * "application/x-protobuf" and the type has a protobuf form (FORWARD_BACKWARD_OUTPUT,
+ * SAMPLE_RESPONSE), JSON otherwise. *content_type receives the static Content-Type to send
+ * ("application/x-protobuf" or "application/json"). Appends to out. */
+int tk_wire_body_encode(tk_wire_msg type, const char *accept, const void *obj, tk_buf *out,
+                        const char **content_type, tk_err *e);
 
 /* ============================================================================================= */
 /* tinker:// paths (§1.5)                                                                        */

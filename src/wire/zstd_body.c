@@ -1,5 +1,5 @@
 /* zstd request bodies (Content-Encoding: zstd) with a hard cap on the decompressed size, and the
- * HTTP-level body decoder that picks zstd / protobuf / JSON. The cap is enforced on the bytes
+ * HTTP-level body codecs that pick zstd / protobuf / JSON. The cap is enforced on the bytes
  * actually produced, never on what a frame header claims, so a "zstd bomb" stops at the cap. */
 #include "wire_internal.h"
 
@@ -100,4 +100,20 @@ int tk_wire_body_decode(tk_wire_msg type, const char *content_type, const char *
     }
     tk_buf_free(&plain);
     return rc;
+}
+
+int tk_wire_body_encode(tk_wire_msg type, const char *accept, const void *obj, tk_buf *out, const char **content_type,
+                        tk_err *e) {
+    if (has_token(accept, "application/x-protobuf")) {
+        if (type == TK_WIRE_MSG_FORWARD_BACKWARD_OUTPUT) {
+            *content_type = "application/x-protobuf";
+            return tk_wire_proto_encode_forward_backward_output(obj, out, e);
+        }
+        if (type == TK_WIRE_MSG_SAMPLE_RESPONSE) {
+            *content_type = "application/x-protobuf";
+            return tk_wire_proto_encode_sample_response(obj, out, e);
+        }
+    }
+    *content_type = "application/json";
+    return tk_wire_json_encode(type, obj, out, e);
 }

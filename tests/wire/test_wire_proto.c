@@ -468,6 +468,34 @@ static void zstd_bodies(void **state) {
     tk_buf_free(&z);
 }
 
+static void body_encode_by_accept(void **state) {
+    (void)state;
+    tk_err e = {0};
+    tk_buf b = {0};
+    const char *ct = NULL;
+    tk_wire_sample_response s;
+    tk_wire_init(TK_WIRE_MSG_SAMPLE_RESPONSE, &s);
+    s.prompt_cache_hit_tokens = 3;
+    /* SDK 0.25 asks for protobuf only; 0.18-0.24 for either */
+    assert_ok(tk_wire_body_encode(TK_WIRE_MSG_SAMPLE_RESPONSE, "application/x-protobuf", &s, &b, &ct, &e), &e);
+    assert_string_equal(ct, "application/x-protobuf");
+    assert_int_equal(b.len, 2);   /* field 4 = 3 */
+    tk_buf_clear(&b);
+    assert_ok(tk_wire_body_encode(TK_WIRE_MSG_SAMPLE_RESPONSE, "application/x-protobuf, application/json", &s, &b, &ct, &e), &e);
+    assert_string_equal(ct, "application/x-protobuf");
+    tk_buf_clear(&b);
+    assert_ok(tk_wire_body_encode(TK_WIRE_MSG_SAMPLE_RESPONSE, "application/json", &s, &b, &ct, &e), &e);
+    assert_string_equal(ct, "application/json");
+    assert_string_equal(b.data, "{\"type\":\"sample\",\"sequences\":[],\"prompt_cache_hit_tokens\":3}");
+    /* results without a protobuf form are JSON whatever Accept says */
+    tk_wire_model_id_response cm = {"m"};
+    tk_buf_clear(&b);
+    assert_ok(tk_wire_body_encode(TK_WIRE_MSG_CREATE_MODEL_RESPONSE, "application/x-protobuf", &cm, &b, &ct, &e), &e);
+    assert_string_equal(ct, "application/json");
+    assert_string_equal(b.data, "{\"model_id\":\"m\",\"type\":\"create_model\"}");
+    tk_buf_free(&b);
+}
+
 static void encoder_refusals(void **state) {
     (void)state;
     tk_err e = {0};
@@ -508,6 +536,7 @@ int main(void) {
         cmocka_unit_test(bad_protobuf),
         cmocka_unit_test(truncation_and_corruption),
         cmocka_unit_test(zstd_bodies),
+        cmocka_unit_test(body_encode_by_accept),
         cmocka_unit_test(encoder_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
