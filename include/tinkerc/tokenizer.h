@@ -26,6 +26,13 @@ typedef struct tk_tokenizer tk_tokenizer;
  * unsupported type \"Metaspace\""). */
 int tk_tokenizer_load(const char *path, tk_tokenizer **out, tk_err *e);
 
+/* Load from tokenizer.json text in memory, with tokenizer_config.json text when config_json is not
+ * NULL. `source` names the tokenizer in messages and in tk_tokenizer_source (may be NULL). The
+ * texts are not kept. */
+int tk_tokenizer_load_from_memory(const char *json, size_t len, const char *config_json,
+                                  size_t config_len, const char *source, tk_tokenizer **out,
+                                  tk_err *e);
+
 /* Resolve NAME_OR_PATH the way the CLI and the cookbook do, then load:
  *   1. a tokenizer.json file or a directory holding one;
  *   2. a model name ("Qwen/Qwen3-8B", with any ":suffix" removed) in the Hugging Face cache

@@ -5,11 +5,13 @@
 
 int tk_cmd_model(int argc, char **argv);
 int tk_cmd_serve(int argc, char **argv);
+int tk_cmd_tokenize(int argc, char **argv);
 int tk_cmd_version(int argc, char **argv);
 
 const tk_cli_command tk_cli_commands[] = {
     {"model", "create local models (model init: a seeded random HF model)", tk_cmd_model},
     {"serve", "serve the Tinker API on this machine", tk_cmd_serve},
+    {"tokenize", "text to token ids and back with a model's tokenizer", tk_cmd_tokenize},
     {"version", "print the tinkerc version", tk_cmd_version},
 };
 const int tk_cli_n_commands = (int)(sizeof tk_cli_commands / sizeof tk_cli_commands[0]);

@@ -1,0 +1,71 @@
+/* Normalizers: the Unicode normal forms (utf8proc), applied in sequence. For NFC, text whose code
+ * points all pass the quick check (see unicode_class.c) is already normalized and is not copied. */
+#include "internal.h"
+
+#include <utf8proc.h>
+
+static bool nfc_quick_yes(const char *str, size_t n) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        i += (size_t)tku_decode(s + i, &cp);
+        if (tku_class(cp) & TKU_NFC_UNSAFE) return false;
+    }
+    return true;
+}
+
+static int apply_form(tk_norm_kind k, const char *s, size_t n, tk_buf *out, tk_err *e) {
+    utf8proc_option_t opt = UTF8PROC_STABLE;
+    switch (k) {
+    case TK_NORM_NFC: opt |= UTF8PROC_COMPOSE; break;
+    case TK_NORM_NFD: opt |= UTF8PROC_DECOMPOSE; break;
+    case TK_NORM_NFKC: opt |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT; break;
+    case TK_NORM_NFKD: opt |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT; break;
+    }
+    if (n == 0) return tk_buf_reserve(out, 1) ? tk_err_set(e, TK_ENOMEM, "normalizer: out of memory") : 0;
+    utf8proc_uint8_t *dst = NULL;
+    utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &dst, opt);
+    if (r < 0) {
+        free(dst);
+        return tk_err_set(e, r == UTF8PROC_ERROR_NOMEM ? TK_ENOMEM : TK_EINTERNAL, "normalizer: %s",
+                          utf8proc_errmsg(r));
+    }
+    int rc = tk_buf_append(out, dst, (size_t)r);
+    free(dst);
+    return rc ? tk_err_set(e, TK_ENOMEM, "normalizer: out of memory") : 0;
+}
+
+int tk_normalize(const tk_tokenizer *t, const char *s, size_t n, tk_buf *out, bool *changed,
+                 tk_err *e) {
+    *changed = false;
+    if (t->n_norms == 0) return 0;
+    if (t->n_norms == 1 && t->norms[0] == TK_NORM_NFC && nfc_quick_yes(s, n)) return 0;
+    tk_buf tmp = {0};
+    const char *cur = s;
+    size_t cur_n = n;
+    int rc = 0;
+    for (uint32_t k = 0; k < t->n_norms && !rc; k++) {
+        tk_buf *dst = (k + 1 == t->n_norms) ? out : &tmp;
+        tk_buf next = {0};
+        if (dst == out) tk_buf_clear(out);
+        rc = apply_form(t->norms[k], cur, cur_n, dst == out ? out : &next, e);
+        if (rc) {
+            tk_buf_free(&next);
+            break;
+        }
+        if (dst != out) {
+            tk_buf_free(&tmp);
+            tmp = next;
+            cur = tmp.data;
+            cur_n = tmp.len;
+        }
+    }
+    tk_buf_free(&tmp);
+    if (!rc) *changed = true;
+    return rc;
+}
