@@ -19,9 +19,11 @@
 /* Unicode classes (unicode_class.c)                                                             */
 /* ============================================================================================= */
 
-/* Per-code-point flags: general categories as the regexes see them (\p{Lu} ... \p{S}), Unicode
- * White_Space (what \s means for Oniguruma, Rust's regex and our PCRE2 rewrite), and whether the
- * code point can change under NFC in some context (the quick check for the normalizer). */
+/* Per-code-point flags: Unicode 16.0 general categories as the regexes see them (\p{Lu} ...
+ * \p{S}; Oniguruma in HF tokenizers has Unicode 16.0 tables), White_Space (what \s means for
+ * Oniguruma, Rust's regex and our PCRE2 rewrite), whether the code point can change under NFC in
+ * some context (the normalizer's quick check), and whether it is newer than Unicode 9.0 (what HF's
+ * normalizer knows). Built from the generated runs in unicode_data.c. */
 enum {
     TKU_LU = 1 << 0,
     TKU_LL = 1 << 1,
@@ -36,8 +38,13 @@ enum {
     TKU_NFC_UNSAFE = 1 << 10,
     TKU_ND = 1 << 11,
     TKU_PC = 1 << 12,
+    TKU_NEW9 = 1 << 13,     /* unassigned in Unicode 9.0, the version of HF's normalizer tables */
 };
 #define TKU_L (TKU_LU | TKU_LL | TKU_LT | TKU_LM | TKU_LO)
+
+extern const uint32_t tku_n_runs;
+extern const uint32_t tku_run_start[];
+extern const uint16_t tku_run_flags[];
 
 /* Build the tables once per process (thread-safe, idempotent). Returns 0 or TK_ENOMEM. */
 int tku_init(void);
@@ -263,7 +270,8 @@ typedef struct tk_pretok_step {
     bool use_regex;             /* ByteLevel */
     bool individual_digits;     /* Digits */
     tk_fast_split fast;         /* a hand-written matcher for this pattern, or NONE */
-    tk_regex *re;               /* PCRE2 pattern (always compiled, also when fast is set) */
+    const char *pattern;        /* the regex as written (arena), for messages and tests */
+    tk_regex *re;               /* PCRE2 pattern, compiled only when there is no fast matcher */
 } tk_pretok_step;
 
 typedef enum tk_norm_kind { TK_NORM_NFC, TK_NORM_NFD, TK_NORM_NFKC, TK_NORM_NFKD } tk_norm_kind;

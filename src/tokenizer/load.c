@@ -157,12 +157,16 @@ static int parse_pretok(tk_tokenizer *t, const json_t *v, const char *what, cons
             const char *p = json_string_value(re);
             size_t n = json_string_length(re);
             st.fast = tk_fast_split_detect(p, n);
-            rc = tk_regex_compile(p, n, where, &st.re, e);
+            st.pattern = tk_arena_strndup(t->arena, p, n);
+            if (!st.pattern) return tk_err_set(e, TK_ENOMEM, "%s: out of memory", what);
+            if (st.fast == TK_FAST_NONE) rc = tk_regex_compile(p, n, where, &st.re, e);
         } else if (json_is_string(lit)) {
             size_t n;
             char *esc = escape_literal(json_string_value(lit), json_string_length(lit), &n);
             if (!esc) return tk_err_set(e, TK_ENOMEM, "%s: out of memory", what);
-            rc = tk_regex_compile(esc, n, where, &st.re, e);
+            st.pattern = tk_arena_strndup(t->arena, esc, n);
+            rc = st.pattern ? tk_regex_compile(esc, n, where, &st.re, e)
+                            : tk_err_set(e, TK_ENOMEM, "%s: out of memory", what);
             free(esc);
         } else {
             return tk_err_set(e, TK_EPARSE, "%s: %s: expected {\"Regex\": ...} or {\"String\": ...}", what, sub);
@@ -180,10 +184,8 @@ static int parse_pretok(tk_tokenizer *t, const json_t *v, const char *what, cons
             return rc;
         if (!st.add_prefix_space && !st.use_regex) return 0; /* only the alphabet: nothing to do on bytes */
         if (st.use_regex) {
-            const char *p = tk_fast_split_pattern(TK_FAST_GPT2);
             st.fast = TK_FAST_GPT2;
-            snprintf(sub, sizeof sub, "%s: %s (GPT-2 regex)", what, path);
-            if ((rc = tk_regex_compile(p, strlen(p), sub, &st.re, e))) return rc;
+            st.pattern = tk_fast_split_pattern(TK_FAST_GPT2);
         }
         if ((rc = add_step(t, &st, what, e))) tk_regex_free(st.re);
         return rc;

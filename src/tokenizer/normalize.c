@@ -1,5 +1,10 @@
-/* Normalizers: the Unicode normal forms (utf8proc), applied in sequence. For NFC, text whose code
- * points all pass the quick check (see unicode_class.c) is already normalized and is not copied. */
+/* Normalizers: the Unicode normal forms, applied in sequence.
+ *
+ * HF's normalizers use Unicode 9.0 data, utf8proc has 15.0. Normalization data of an assigned
+ * code point never changes between versions, so the two agree except on code points assigned
+ * after 9.0, which HF treats as plain starters: no decomposition, combining class 0. Those are
+ * copied through and utf8proc normalizes the text between them, which gives HF's result.
+ * For NFC, text whose code points all pass the quick check is already normalized and not copied. */
 #include "internal.h"
 
 #include <utf8proc.h>
@@ -19,7 +24,7 @@ static bool nfc_quick_yes(const char *str, size_t n) {
     return true;
 }
 
-static int apply_form(tk_norm_kind k, const char *s, size_t n, tk_buf *out, tk_err *e) {
+static int utf8proc_form(tk_norm_kind k, const char *s, size_t n, tk_buf *out, tk_err *e) {
     utf8proc_option_t opt = UTF8PROC_STABLE;
     switch (k) {
     case TK_NORM_NFC: opt |= UTF8PROC_COMPOSE; break;
@@ -38,6 +43,28 @@ static int apply_form(tk_norm_kind k, const char *s, size_t n, tk_buf *out, tk_e
     int rc = tk_buf_append(out, dst, (size_t)r);
     free(dst);
     return rc ? tk_err_set(e, TK_ENOMEM, "normalizer: out of memory") : 0;
+}
+
+static int apply_form(tk_norm_kind k, const char *str, size_t n, tk_buf *out, tk_err *e) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0, seg = 0;
+    while (i < n) {
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        int l = tku_decode(s + i, &cp);
+        if (tku_class(cp) & TKU_NEW9) {
+            int rc = i > seg ? utf8proc_form(k, str + seg, i - seg, out, e) : 0;
+            if (rc) return rc;
+            if (tk_buf_append(out, str + i, (size_t)l)) return tk_err_set(e, TK_ENOMEM, "normalizer: out of memory");
+            seg = i + (size_t)l;
+        }
+        i += (size_t)l;
+    }
+    if (seg < n || seg == 0) return utf8proc_form(k, str + seg, n - seg, out, e);
+    return 0;
 }
 
 int tk_normalize(const tk_tokenizer *t, const char *s, size_t n, tk_buf *out, bool *changed,

@@ -37,7 +37,59 @@ static size_t copy_escape(const char *p, size_t n, size_t i, tk_buf *out, int *r
     return end;
 }
 
-/* Rewrite \s / \S; everything else is copied. */
+/* The flags a Unicode property name stands for, or 0 for one we leave to PCRE2. */
+static uint32_t property_mask(const char *name, size_t n) {
+    static const struct { const char *name; uint32_t mask; } props[] = {
+        {"L", TKU_L}, {"Lu", TKU_LU}, {"Ll", TKU_LL}, {"Lt", TKU_LT}, {"Lm", TKU_LM}, {"Lo", TKU_LO},
+        {"M", TKU_M}, {"N", TKU_N}, {"Nd", TKU_ND}, {"P", TKU_P}, {"Pc", TKU_PC}, {"S", TKU_S},
+    };
+    for (size_t k = 0; k < sizeof props / sizeof props[0]; k++)
+        if (strlen(props[k].name) == n && !memcmp(props[k].name, name, n)) return props[k].mask;
+    return 0;
+}
+
+/* The code points whose flags intersect mask, as a class body "\x{a}-\x{b}...". */
+static int append_ranges(tk_buf *out, uint32_t mask) {
+    for (uint32_t k = 0; k < tku_n_runs; k++) {
+        if (!(tku_run_flags[k] & mask)) continue;
+        uint32_t lo = tku_run_start[k];
+        while (k + 1 < tku_n_runs && (tku_run_flags[k + 1] & mask)) k++;
+        uint32_t hi = k + 1 < tku_n_runs ? tku_run_start[k + 1] - 1 : 0x10FFFF;
+        if (lo >= 0xD800 && hi <= 0xDFFF) continue;
+        if (lo <= 0xDFFF && hi >= 0xD800) { /* PCRE2 rejects surrogates in UTF mode */
+            if (lo < 0xD800 && tk_buf_printf(out, "\\x{%x}-\\x{d7ff}", lo)) return TK_ENOMEM;
+            if (hi > 0xDFFF && tk_buf_printf(out, "\\x{e000}-\\x{%x}", hi)) return TK_ENOMEM;
+            continue;
+        }
+        int rc = lo == hi ? tk_buf_printf(out, "\\x{%x}", lo) : tk_buf_printf(out, "\\x{%x}-\\x{%x}", lo, hi);
+        if (rc) return TK_ENOMEM;
+    }
+    return 0;
+}
+
+/* \p{X} / \pX at p[i] with a property we have tables for: its mask and the index after it. */
+static uint32_t property_at(const char *p, size_t n, size_t i, size_t *end, bool *negated) {
+    if (i + 2 >= n || p[i] != '\\' || (p[i + 1] != 'p' && p[i + 1] != 'P')) return 0;
+    *negated = p[i + 1] == 'P';
+    if (p[i + 2] == '{') {
+        const char *close = memchr(p + i + 3, '}', n - i - 3);
+        if (!close) return 0;
+        size_t nlen = (size_t)(close - (p + i + 3));
+        const char *name = p + i + 3;
+        if (nlen && name[0] == '^') { /* \p{^L} is \P{L} */
+            *negated = !*negated;
+            name++;
+            nlen--;
+        }
+        *end = (size_t)(close - p) + 1;
+        return property_mask(name, nlen);
+    }
+    *end = i + 3;
+    return property_mask(p + i + 2, 1);
+}
+
+/* Rewrite \s / \S, and the general-category properties to explicit Unicode 16.0 classes;
+ * everything else is copied. */
 static int rewrite_pattern(const char *p, size_t n, tk_buf *out) {
     bool in_class = false;
     int rc = 0;
@@ -46,6 +98,16 @@ static int rewrite_pattern(const char *p, size_t n, tk_buf *out) {
         char c = p[i];
         if (c == '\\') {
             char x = i + 1 < n ? p[i + 1] : 0;
+            size_t pend;
+            bool neg;
+            uint32_t mask = property_at(p, n, i, &pend, &neg);
+            if (mask && (!neg || !in_class)) {
+                rc = tk_buf_puts(out, in_class ? "" : neg ? "[^" : "[");
+                if (!rc) rc = append_ranges(out, mask);
+                if (!rc && !in_class) rc = tk_buf_putc(out, ']');
+                i = pend;
+                continue;
+            }
             if (x == 's') {
                 rc = tk_buf_puts(out, in_class ? WS_CLASS : "[" WS_CLASS "]");
                 i += 2;

@@ -1,9 +1,8 @@
-/* Per-code-point class flags for the hand-written splitters and the NFC quick check, built once
- * per process from utf8proc's tables (Unicode 15). */
+/* Per-code-point class flags in a two-stage table (256-entry blocks, deduplicated), expanded once
+ * per process from the generated runs in unicode_data.c. */
 #include "internal.h"
 
 #include <pthread.h>
-#include <utf8proc.h>
 
 #define N_BLOCKS_ALL (0x110000 >> 8)
 
@@ -13,109 +12,37 @@ const uint16_t *tku_stage2;
 static int g_init_rc;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
-/* Unicode White_Space: what \s matches in Oniguruma and Rust's regex crate. */
-static bool is_white_space(uint32_t c) {
-    return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680
-           || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F
-           || c == 0x205F || c == 0x3000;
-}
-
-static uint16_t category_flags(uint32_t c) {
-    uint16_t f = 0;
-    switch (utf8proc_category((utf8proc_int32_t)c)) {
-    case UTF8PROC_CATEGORY_LU: f = TKU_LU; break;
-    case UTF8PROC_CATEGORY_LL: f = TKU_LL; break;
-    case UTF8PROC_CATEGORY_LT: f = TKU_LT; break;
-    case UTF8PROC_CATEGORY_LM: f = TKU_LM; break;
-    case UTF8PROC_CATEGORY_LO: f = TKU_LO; break;
-    case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_MC:
-    case UTF8PROC_CATEGORY_ME: f = TKU_M; break;
-    case UTF8PROC_CATEGORY_ND: f = TKU_N | TKU_ND; break;
-    case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_NO: f = TKU_N; break;
-    case UTF8PROC_CATEGORY_PC: f = TKU_P | TKU_PC; break;
-    case UTF8PROC_CATEGORY_PD:
-    case UTF8PROC_CATEGORY_PS:
-    case UTF8PROC_CATEGORY_PE:
-    case UTF8PROC_CATEGORY_PI:
-    case UTF8PROC_CATEGORY_PF:
-    case UTF8PROC_CATEGORY_PO: f = TKU_P; break;
-    case UTF8PROC_CATEGORY_SM:
-    case UTF8PROC_CATEGORY_SC:
-    case UTF8PROC_CATEGORY_SK:
-    case UTF8PROC_CATEGORY_SO: f = TKU_S; break;
-    default: break;
-    }
-    if (is_white_space(c)) f |= TKU_WS;
-    return f;
-}
-
-/* NFC quick check, conservatively: a code point is "unsafe" when it has a non-zero combining
- * class, when NFC changes it on its own (singletons, exclusions), or when it appears after the
- * first position of some canonical decomposition (so it may compose with what precedes it).
- * A string of safe code points is already in NFC. Only planes 0-2 have decompositions. */
-static void mark_nfc_unsafe(uint16_t *flat) {
-    for (uint32_t c = 0; c < 0x30000; c++) {
-        if (c >= 0xD800 && c <= 0xDFFF) continue;
-        const utf8proc_property_t *p = utf8proc_get_property((utf8proc_int32_t)c);
-        if (p->combining_class != 0) flat[c] |= TKU_NFC_UNSAFE;
-        if (p->decomp_seqindex == UINT16_MAX && !(c >= 0xAC00 && c <= 0xD7A3)) continue;
-        utf8proc_int32_t buf[8];
-        int last_boundclass = 0;
-        utf8proc_ssize_t n = utf8proc_decompose_char((utf8proc_int32_t)c, buf, 8,
-                                                     UTF8PROC_DECOMPOSE, &last_boundclass);
-        if (n <= 0) continue;
-        if (n > 8) n = 8;
-        if (n == 1 && (uint32_t)buf[0] != c) flat[c] |= TKU_NFC_UNSAFE; /* singleton */
-        for (utf8proc_ssize_t k = 1; k < n; k++)
-            if ((uint32_t)buf[k] < 0x110000) flat[buf[k]] |= TKU_NFC_UNSAFE;
-        /* a composition exclusion decomposes and never recomposes */
-        if (p->comp_exclusion) flat[c] |= TKU_NFC_UNSAFE;
-    }
-}
-
 static void build_tables(void) {
-    uint16_t *flat = calloc(0x110000, sizeof *flat);
     uint16_t *s1 = malloc(N_BLOCKS_ALL * sizeof *s1);
     uint16_t *s2 = malloc((size_t)N_BLOCKS_ALL * 256 * sizeof *s2);
-    if (!flat || !s1 || !s2) {
-        free(flat);
-        free(s1);
-        free(s2);
-        g_init_rc = TK_ENOMEM;
-        return;
-    }
-    for (uint32_t c = 0; c < 0x110000; c++) {
-        if (c >= 0xD800 && c <= 0xDFFF) continue;
-        flat[c] = category_flags(c);
-    }
-    mark_nfc_unsafe(flat);
-    /* deduplicate the 256-entry blocks through a small hash of their contents */
     enum { HSIZE = 8192 };
     int32_t *slot = malloc(HSIZE * sizeof *slot);
-    if (!slot) {
-        free(flat);
+    if (!s1 || !s2 || !slot) {
         free(s1);
         free(s2);
+        free(slot);
         g_init_rc = TK_ENOMEM;
         return;
     }
     for (int i = 0; i < HSIZE; i++) slot[i] = -1;
-    size_t n_unique = 0;
+    size_t n_unique = 0, run = 0;
+    uint16_t blk[256];
     for (uint32_t b = 0; b < N_BLOCKS_ALL; b++) {
-        const uint16_t *blk = flat + (size_t)b * 256;
-        size_t h = (size_t)tk_hash_bytes(blk, 256 * sizeof *blk) & (HSIZE - 1);
-        while (slot[h] >= 0 && memcmp(s2 + (size_t)slot[h] * 256, blk, 256 * sizeof *blk))
-            h = (h + 1) & (HSIZE - 1);
+        for (uint32_t k = 0; k < 256; k++) {
+            uint32_t c = b * 256 + k;
+            while (run + 1 < tku_n_runs && tku_run_start[run + 1] <= c) run++;
+            blk[k] = tku_run_flags[run];
+        }
+        /* identical blocks share storage; block 0 (ASCII) always gets index 0 */
+        size_t h = (size_t)tk_hash_bytes(blk, sizeof blk) & (HSIZE - 1);
+        while (slot[h] >= 0 && memcmp(s2 + (size_t)slot[h] * 256, blk, sizeof blk)) h = (h + 1) & (HSIZE - 1);
         if (slot[h] < 0) {
-            memcpy(s2 + n_unique * 256, blk, 256 * sizeof *blk);
+            memcpy(s2 + n_unique * 256, blk, sizeof blk);
             slot[h] = (int32_t)n_unique++;
         }
         s1[b] = (uint16_t)slot[h];
     }
     free(slot);
-    free(flat);
     uint16_t *shrunk = realloc(s2, n_unique * 256 * sizeof *s2);
     tku_stage1 = s1;
     tku_stage2 = shrunk ? shrunk : s2;
