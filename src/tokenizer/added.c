@@ -35,6 +35,10 @@ static int build_set(tk_tokenizer *t, tk_added_set *set, bool normalized) {
         set->start[b] = k;
     }
     set->start[256] = n;
+    set->first_byte = -1;
+    for (int b = 0; b < 256; b++)
+        if (set->start[b + 1] > set->start[b]) set->first_byte = set->first_byte == -1 ? b : -2;
+    if (set->first_byte == -2) set->first_byte = -1;
     return 0;
 }
 
@@ -89,6 +93,12 @@ int tk_added_split(const tk_tokenizer *t, const tk_added_set *set, const char *s
     const unsigned char *u = (const unsigned char *)s;
     if (set->n) {
         while (pos < n) {
+            if (set->first_byte >= 0) {
+                /* usually every added token starts with '<': jump between them */
+                const char *q = memchr(s + pos, set->first_byte, n - pos);
+                if (!q) break;
+                pos = (uint32_t)(q - s);
+            }
             unsigned char b = u[pos];
             uint32_t c0 = set->start[b], c1 = set->start[b + 1];
             if (c0 == c1) {

@@ -179,30 +179,52 @@ static tk_cache_slot *cache_slot(tk_tstate *ts, uint64_t h) {
     return &ts->cache[h & (TK_CACHE_SLOTS - 1)];
 }
 
+static inline bool key_eq(const char *a, const unsigned char *b, uint32_t n) {
+    uint64_t x, y;
+    while (n >= 8) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y) return false;
+        a += 8;
+        b += 8;
+        n -= 8;
+    }
+    while (n--)
+        if (*a++ != (char)*b++) return false;
+    return true;
+}
+
+static int push_ids(tk_vec_i32 *out, const int32_t *ids, size_t n, tk_err *e) {
+    if (tk_vec_reserve(out, out->len + n)) return tk_err_set(e, TK_ENOMEM, "encode: out of memory");
+    memcpy(out->data + out->len, ids, n * sizeof(int32_t));
+    out->len += n;
+    return 0;
+}
+
 int tk_bpe_piece(const tk_tokenizer *t, tk_tstate *ts, const char *str, uint32_t n, tk_vec_i32 *out,
                  tk_err *e) {
     const unsigned char *s = (const unsigned char *)str;
     if (n == 0) return 0;
-    if (t->ignore_merges) {
-        int32_t id = tk_idtab_get(&t->model_bytes, t->pool.data, str, n);
-        if (id >= 0) return tk_vec_push(out, id) ? tk_err_set(e, TK_ENOMEM, "encode: out of memory") : 0;
-    }
-    if (n == 1 && t->byte_id[s[0]] >= 0)
-        return tk_vec_push(out, t->byte_id[s[0]]) ? tk_err_set(e, TK_ENOMEM, "encode: out of memory") : 0;
+    if (n == 1 && t->byte_id[s[0]] >= 0) return push_ids(out, &t->byte_id[s[0]], 1, e);
+    uint64_t h = tk_tok_hash(s, n);
+    uint32_t h32 = (uint32_t)(h >> 32);
+    /* 1. the word cache (recent pieces of this thread) */
     tk_cache_slot *slot = NULL;
-    uint32_t h32 = 0;
     if (n <= TK_CACHE_KEY) {
-        uint64_t h = tk_tok_hash(s, n);
-        h32 = (uint32_t)(h >> 32);
         slot = cache_slot(ts, h);
-        if (slot && slot->serial == t->serial && slot->hash == h32 && slot->len == n
-            && !memcmp(slot->key, s, n)) {
-            if (tk_vec_reserve(out, out->len + slot->n_ids)) return tk_err_set(e, TK_ENOMEM, "encode: out of memory");
-            memcpy(out->data + out->len, slot->ids, slot->n_ids * sizeof(int32_t));
-            out->len += slot->n_ids;
-            return 0;
-        }
+        if (slot && slot->serial == t->serial && slot->hash == h32 && slot->len == n && key_eq(slot->key, s, n))
+            return push_ids(out, slot->ids, slot->n_ids, e);
     }
+    /* 2. the piece is a token: emitted whole with ignore_merges; otherwise only once BPE is known
+          to rebuild that token from its bytes (remembered per token) */
+    int32_t whole = tk_idtab_get_h(&t->model_bytes, t->pool.data, str, n, h32);
+    uint8_t state = TK_SELF_UNKNOWN;
+    if (whole >= 0) {
+        if (t->ignore_merges) return push_ids(out, &whole, 1, e);
+        state = atomic_load_explicit(&t->self_state[whole], memory_order_relaxed);
+        if (state == TK_SELF_YES) return push_ids(out, &whole, 1, e);
+    }
+    /* 3. BPE */
     if (n > TK_TOK_MAX_PIECE)
         return tk_err_set(e, TK_ERANGE,
                           "encode: a pre-token of %u bytes (one word with no break) is longer than "
@@ -215,6 +237,10 @@ int tk_bpe_piece(const tk_tokenizer *t, tk_tstate *ts, const char *str, uint32_t
     size_t m = ts->syms.len;
     if (tk_vec_reserve(out, out->len + m)) return tk_err_set(e, TK_ENOMEM, "encode: out of memory");
     for (size_t k = 0; k < m; k++) out->data[out->len + k] = ts->syms.data[k].id;
+    if (whole >= 0 && state == TK_SELF_UNKNOWN)
+        atomic_store_explicit(&t->self_state[whole],
+                              (uint8_t)(m == 1 && out->data[out->len] == whole ? TK_SELF_YES : TK_SELF_NO),
+                              memory_order_relaxed);
     if (slot && m <= TK_CACHE_IDS) {
         slot->serial = t->serial;
         slot->hash = h32;

@@ -55,7 +55,7 @@ int tk_tokenizer_encode(const tk_tokenizer *t, const char *text, size_t len, tk_
     tk_tstate *ts = tk_tstate_get();
     if (!ts) return oom(e);
     const char *s = text ? text : "";
-    if (!tk_utf8_valid(s, len, NULL)) {
+    if (!tk_utf8_check(s, len)) {
         tk_buf_clear(&ts->sanitized);
         if (tk_utf8_lossy(s, len, &ts->sanitized)) return oom(e);
         s = ts->sanitized.data;

@@ -77,6 +77,8 @@ static inline int tku_seq_len(unsigned char c) {
 /* Append the UTF-8 form of cp (<= 0x10FFFF) to p; returns the number of bytes written. */
 int tku_encode(uint32_t cp, char *p);
 
+/* True if s[0..n) is well-formed UTF-8 (tk_utf8_valid, with an ASCII fast path). */
+bool tk_utf8_check(const char *s, size_t n);
 /* Replace every maximal ill-formed subsequence of s[0..n) by U+FFFD (the WHATWG / Rust
  * from_utf8_lossy rule) and append the result to out. */
 int tk_utf8_lossy(const char *s, size_t n, tk_buf *out);
@@ -138,7 +140,7 @@ int32_t tk_idtab_get(const tk_idtab *t, const char *pool, const char *key, size_
  * batched lookups. */
 static inline uint32_t tk_idtab_hash(const char *key, size_t len);
 int32_t tk_idtab_get_h(const tk_idtab *t, const char *pool, const char *key, size_t len, uint32_t h);
-void tk_idtab_prefetch(const tk_idtab *t, const char *pool, uint32_t h, int stage);
+void tk_idtab_prefetch(const tk_idtab *t, uint32_t h);
 /* Insert pool[key.off, +key.len) -> id unless the key is present; *existing gets the id already
  * there or -1. 0 or TK_ENOMEM. */
 int tk_idtab_put(tk_idtab *t, const char *pool, tk_strref key, int32_t id, int32_t *existing);
@@ -299,7 +301,10 @@ typedef struct tk_added_set {
                                    first */
     uint32_t start[257];        /* order[start[b] .. start[b+1]) begin with byte b */
     uint32_t n;
+    int first_byte;             /* the one byte every pattern starts with, or -1 */
 } tk_added_set;
+
+enum { TK_SELF_UNKNOWN = 0, TK_SELF_YES = 1, TK_SELF_NO = 2 };
 
 /* Per-id information. */
 enum {
@@ -334,6 +339,9 @@ struct tk_tokenizer {
     tk_idtab added_str;         /* added token content -> id */
 
     /* model */
+    _Atomic uint8_t *self_state; /* [n_ids] does BPE rebuild this token from its own bytes?
+                                    (TK_SELF_*, learned while encoding; racing writers store
+                                    the same value) */
     bool byte_level;            /* the vocabulary is in byte-level form */
     bool ignore_merges;
     bool byte_fallback;

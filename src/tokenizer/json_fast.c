@@ -72,16 +72,38 @@ static int read_hex4(reader *r, size_t at, uint32_t *out) {
     return 0;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (lead byte >= 0x80), or 0. */
+static inline int utf8_seq_ok(const unsigned char *s, size_t n) {
+    unsigned char c = s[0];
+    if (c >= 0xC2 && c <= 0xDF) return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
+        if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F)) return 0;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) return 0;
+        if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F)) return 0;
+        return 4;
+    }
+    return 0;
+}
+
 /* Read a string starting at r->i (which must be '"'). On success *p and *len point either into the
  * text (no escapes) or into r->scratch. */
 static int read_string(reader *r, const char **p, size_t *len) {
     size_t start = r->i;
     if (r->i >= r->n || r->s[r->i] != '"') return fail(r, r->i, "expected a string");
     size_t i = ++r->i;
-    /* fast scan: find the closing quote, noting escapes and non-ASCII bytes */
-    bool esc = false, high = false;
+    /* scan to the closing quote, validating UTF-8 as we go and noting escapes */
+    const unsigned char *us = (const unsigned char *)r->s;
+    bool esc = false;
     while (i < r->n) {
-        unsigned char c = (unsigned char)r->s[i];
+        unsigned char c = us[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            i++;
+            continue;
+        }
         if (c == '"') break;
         if (c == '\\') {
             esc = true;
@@ -89,17 +111,12 @@ static int read_string(reader *r, const char **p, size_t *len) {
             continue;
         }
         if (c < 0x20) return fail(r, i, "control character in a string");
-        if (c >= 0x80) high = true;
-        i++;
+        int l = utf8_seq_ok(us + i, r->n - i);
+        if (l <= 0) return fail(r, i, "invalid UTF-8 in a string");
+        i += (size_t)l;
     }
     if (i >= r->n) return fail(r, start, "unterminated string");
     size_t end = i; /* closing quote */
-    if (high) {
-        /* validate raw UTF-8 (escapes are ASCII, so validating the whole span is exact) */
-        size_t bad;
-        if (!tk_utf8_valid(r->s + r->i, end - r->i, &bad))
-            return fail(r, r->i + bad, "invalid UTF-8 in a string");
-    }
     if (!esc) {
         *p = r->s + r->i;
         *len = end - r->i;

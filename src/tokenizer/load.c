@@ -626,6 +626,11 @@ static int load_document(tk_tokenizer *t, const char *text, size_t len, const ch
         if (t->unk_id < 0) tk_warn("%s: model.unk_token \"%s\" is not in the vocabulary", what, unk);
     }
     tk_tok_fill_byte_tables(t);
+    t->self_state = calloc((size_t)t->n_ids, 1);
+    if (!t->self_state) {
+        rc = tk_err_set(e, TK_ENOMEM, "%s: out of memory", what);
+        goto out;
+    }
     for (uint32_t k = 0; k < t->n_tmpl; k++)
         for (uint32_t j = 0; j < t->tmpl[k].n_ids; j++)
             if (t->tmpl[k].ids[j] >= t->n_ids) {

@@ -67,6 +67,36 @@ static int apply_form(tk_norm_kind k, const char *str, size_t n, tk_buf *out, tk
     return 0;
 }
 
+/* NFC touching only what can change: the text is cut before every stable code point (one that
+ * passes the quick check, or that HF's Unicode 9.0 data does not know), and only the pieces
+ * holding an unstable code point go through utf8proc. */
+static int nfc_regions(const char *str, size_t n, tk_buf *out, tk_err *e) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0, seg = 0;
+    bool dirty = false;
+    while (i <= n) {
+        bool stable = true;
+        int l = 1;
+        if (i < n && s[i] >= 0x80) {
+            uint32_t cp;
+            l = tku_decode(s + i, &cp);
+            uint16_t f = tku_class(cp);
+            stable = !(f & TKU_NFC_UNSAFE) || (f & TKU_NEW9);
+        }
+        if (stable && i > seg) {
+            int rc = dirty ? apply_form(TK_NORM_NFC, str + seg, i - seg, out, e)
+                           : (tk_buf_append(out, str + seg, i - seg) ? tk_err_set(e, TK_ENOMEM, "normalizer: out of memory") : 0);
+            if (rc) return rc;
+            seg = i;
+            dirty = false;
+        }
+        if (!stable) dirty = true;
+        if (i == n) break;
+        i += (size_t)l;
+    }
+    return 0;
+}
+
 int tk_normalize(const tk_tokenizer *t, const char *s, size_t n, tk_buf *out, bool *changed,
                  tk_err *e) {
     *changed = false;
@@ -80,7 +110,8 @@ int tk_normalize(const tk_tokenizer *t, const char *s, size_t n, tk_buf *out, bo
         tk_buf *dst = (k + 1 == t->n_norms) ? out : &tmp;
         tk_buf next = {0};
         if (dst == out) tk_buf_clear(out);
-        rc = apply_form(t->norms[k], cur, cur_n, dst == out ? out : &next, e);
+        tk_buf *target = dst == out ? out : &next;
+        rc = t->norms[k] == TK_NORM_NFC ? nfc_regions(cur, cur_n, target, e) : apply_form(t->norms[k], cur, cur_n, target, e);
         if (rc) {
             tk_buf_free(&next);
             break;

@@ -1,27 +1,45 @@
 /* The two hash tables behind a tokenizer: byte string -> id, and (id, id) -> merge. */
 #include "internal.h"
 
-/* A fast 64-bit hash for short byte strings: 8 bytes at a time, multiply-xorshift mixing. */
+/* A fast 64-bit hash for the short byte strings tokens are: at most two (overlapping) 8-byte
+ * loads and one multiply-mix for keys up to 16 bytes, 8 bytes at a time beyond. */
+static inline uint64_t mix(uint64_t a, uint64_t b) {
+    unsigned __int128 r = (unsigned __int128)(a ^ 0xA0761D6478BD642Full) * (b ^ 0xE7037ED1A0B428DBull);
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
 uint64_t tk_tok_hash(const void *p, size_t n) {
     const unsigned char *s = p;
-    uint64_t h = 0x243F6A8885A308D3ull ^ (n * 0x9E3779B97F4A7C15ull);
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
-        h ^= h >> 32;
-        s += 8;
-        n -= 8;
+    uint64_t a, b;
+    if (n <= 16) {
+        if (n >= 8) {
+            memcpy(&a, s, 8);
+            memcpy(&b, s + n - 8, 8);
+        } else if (n >= 4) {
+            uint32_t x, y;
+            memcpy(&x, s, 4);
+            memcpy(&y, s + n - 4, 4);
+            a = x;
+            b = y;
+        } else if (n > 0) {
+            a = (uint64_t)s[0] << 16 | (uint64_t)s[n >> 1] << 8 | s[n - 1];
+            b = 0;
+        } else {
+            a = b = 0;
+        }
+        return mix(a ^ n, b ^ 0x8EBC6AF09C88C6E3ull);
     }
-    if (n) {
-        uint64_t w = 0;
-        memcpy(&w, s, n);
-        h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
+    uint64_t h = 0x243F6A8885A308D3ull ^ n;
+    while (n > 16) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + 8, 8);
+        h = mix(a ^ h, b ^ 0x589965CC75374CC3ull);
+        s += 16;
+        n -= 16;
     }
-    h ^= h >> 29;
-    h *= 0xBF58476D1CE4E5B9ull;
-    h ^= h >> 32;
-    return h;
+    memcpy(&a, s + n - 16 + 0, 8); /* the last 16 bytes, overlapping what was hashed */
+    memcpy(&b, s + n - 8, 8);
+    return mix(a ^ h, b ^ 0x1D8E4E27C47D124Full);
 }
 
 static inline size_t home32(uint32_t h, size_t cap) { return (size_t)(((uint64_t)h * cap) >> 32); }
@@ -47,11 +65,8 @@ int32_t tk_idtab_get(const tk_idtab *t, const char *pool, const char *key, size_
     return tk_idtab_get_h(t, pool, key, len, tk_idtab_hash(key, len));
 }
 
-void tk_idtab_prefetch(const tk_idtab *t, const char *pool, uint32_t h, int stage) {
-    if (!t->cap) return;
-    const tk_idslot *s = &t->slots[home32(h, t->cap)];
-    if (stage == 0) __builtin_prefetch(s);
-    else if (s->id1 && s->hash == h) __builtin_prefetch(pool + s->off);
+void tk_idtab_prefetch(const tk_idtab *t, uint32_t h) {
+    if (t->cap) __builtin_prefetch(&t->slots[home32(h, t->cap)]);
 }
 
 int32_t tk_idtab_get_h(const tk_idtab *t, const char *pool, const char *key, size_t len, uint32_t h) {

@@ -211,6 +211,11 @@ int tk_tokenizer_load_tiktoken(const char *ranks_path, const char *pattern,
     }
     if (max_id + 1 > t->n_ids) t->n_ids = max_id + 1;
     tk_tok_fill_byte_tables(t);
+    t->self_state = calloc((size_t)t->n_ids, 1);
+    if (!t->self_state) {
+        rc = tk_err_set(e, TK_ENOMEM, "tiktoken: out of memory");
+        goto out;
+    }
     rc = tk_tok_build_added_sets(t, e);
 out:
     tk_buf_free(&text);

@@ -99,6 +99,29 @@ static int seq_status(const unsigned char *s, size_t n) {
     return len;
 }
 
+bool tk_utf8_check(const char *str, size_t n) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        if (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (!(w & 0x8080808080808080ull)) {
+                i += 8;
+                continue;
+            }
+        }
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        int st = seq_status(s + i, n - i);
+        if (st <= 0) return false;
+        i += (size_t)st;
+    }
+    return true;
+}
+
 int tk_utf8_lossy(const char *str, size_t n, tk_buf *out) {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0, run = 0;   /* s[run..i) is valid and not yet copied */

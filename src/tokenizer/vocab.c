@@ -29,6 +29,7 @@ void tk_tokenizer_free(tk_tokenizer *t) {
     tk_idtab_free(&t->model_bytes);
     tk_idtab_free(&t->added_str);
     tk_merges_free(&t->merges);
+    free((void *)t->self_state);
     free(t->id_flags);
     free(t->id_str);
     free(t->id_bytes);
@@ -215,15 +216,16 @@ static int on_vocab(void *ctx, const char *tok, size_t len, int64_t id64, size_t
     /* bytes outside the byte-level alphabet decode to the token's own UTF-8 and never come out of
        BPE; such tokens are found by their string */
     pt->h = tk_idtab_hash(t->pool.data + pt->key.off, pt->key.len);
-    tk_idtab_prefetch(pt->representable ? &t->model_bytes : &t->model_odd, t->pool.data, pt->h, 0);
+    tk_idtab_prefetch(pt->representable ? &t->model_bytes : &t->model_odd, pt->h);
     return ++vc->n == VOCAB_BATCH ? flush_vocab(vc, e) : 0;
 }
 
 /* ---- model.merges ----------------------------------------------------------------------- */
 
 /* Merges are resolved in batches: the three lookups of each merge (left, right, merged) are
- * hashed and their table slots, then their keys, are prefetched for the whole batch before any
- * lookup runs. Loading is dominated by these random memory accesses. */
+ * hashed and their table slots prefetched as the merges are read; the lookups and the merge-table
+ * inserts (also prefetched) run once the batch is full. Loading is dominated by these random
+ * memory accesses. */
 #define MERGE_BATCH 64
 
 typedef struct pending_merge {
@@ -262,8 +264,6 @@ static int flush_merges(merges_ctx *mc, tk_err *e) {
     tk_tokenizer *t = mc->t;
     const char *sc = mc->scratch.data;
     int32_t ids[MERGE_BATCH][3];
-    for (int k = 0; k < mc->n; k++)
-        for (int j = 0; j < 3; j++) tk_idtab_prefetch(&t->model_bytes, t->pool.data, mc->p[k].h[j], 1);
     for (int k = 0; k < mc->n; k++) {
         pending_merge *pm = &mc->p[k];
         for (int j = 0; j < 3; j++) {
@@ -336,7 +336,7 @@ static int on_merge(void *ctx, const char *a, size_t alen, const char *b, size_t
     pm->at = at;
     for (int j = 0; j < 3; j++) {
         pm->h[j] = tk_idtab_hash(base + pm->off[j], pm->len[j]);
-        tk_idtab_prefetch(&t->model_bytes, t->pool.data, pm->h[j], 0);
+        tk_idtab_prefetch(&t->model_bytes, pm->h[j]);
     }
     return mc->n == MERGE_BATCH ? flush_merges(mc, e) : 0;
 }
