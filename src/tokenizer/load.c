@@ -132,6 +132,9 @@ static int parse_pretok(tk_tokenizer *t, const json_t *v, const char *what, cons
     if (!ty) return tk_err_set(e, TK_EPARSE, "%s: %s.type: missing or not a string", what, path);
     tk_pretok_step st = {0};
     char sub[256];
+    if (*saw_bytelevel && strcmp(ty, "Sequence"))
+        return tk_err_set(e, TK_EUNSUPPORTED, "%s: %s: a \"%s\" step after the ByteLevel step is not "
+                          "supported (it would see the byte-level alphabet)", what, path, ty);
     if (!strcmp(ty, "Sequence")) {
         json_t *list = json_object_get(v, "pretokenizers");
         if (!json_is_array(list))
@@ -312,6 +315,8 @@ static int parse_post(tk_tokenizer *t, const json_t *v, const char *what, const 
 
 /* ---- decoder ---------------------------------------------------------------------------- */
 
+/* The decoder must undo the byte-level alphabet (ByteLevel, alone or in a Sequence) or be absent;
+ * decode always maps ids to their bytes. */
 static int parse_decoder(const json_t *v, const char *what, const char *path, int depth, bool *bytelevel,
                          tk_err *e) {
     if (json_is_null(v) || !v) return 0;
@@ -606,10 +611,10 @@ static int load_document(tk_tokenizer *t, const char *text, size_t len, const ch
         || (rc = parse_decoder(json_object_get(root, "decoder"), what, "decoder", 0, &dec_bl, e))
         || (rc = parse_post(t, json_object_get(root, "post_processor"), what, "post_processor", 0, e)))
         goto out;
-    if (!pre_bl && !dec_bl) {
+    if (!pre_bl) {
         rc = tk_err_set(e, TK_EUNSUPPORTED,
-                        "%s: pre_tokenizer: no ByteLevel step (and no ByteLevel decoder): only "
-                        "byte-level BPE tokenizers are supported", what);
+                        "%s: pre_tokenizer: no ByteLevel step: only byte-level BPE tokenizers are supported",
+                        what);
         goto out;
     }
     t->byte_level = true;

@@ -348,6 +348,34 @@ function same(a, b) {
   return true;
 }
 
+// Vocabulary facts from the references: sizes, token <-> id, special tokens, and the BOS/EOS/pad
+// that tokenizer_config.json gives (as transformers.js reads it).
+async function familyMeta(root, fam) {
+  const nm = nodeModules(root);
+  const { Tokenizer } = require(path.join(nm, "@anush008/tokenizers"));
+  const { TokenizerLoader } = require(path.join(nm, "@lenml/tokenizers"));
+  const dir = path.join(root, ".cache/tokenizers", fam);
+  const json = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8"));
+  const config = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer_config.json"), "utf8"));
+  const hf = Tokenizer.fromFile(path.join(dir, "tokenizer.json"));
+  const lm = TokenizerLoader.fromPreTrained({ tokenizerJSON: json, tokenizerConfig: config });
+  const r = rng(0x70c + fam.length);
+  const vocab = hf.getVocabSize(true);
+  const ids = [0, 1, 2, 100, vocab - 1];
+  for (let i = 0; i < 60; i++) ids.push(Math.floor(r() * vocab));
+  for (const t of json.added_tokens.slice(0, 20)) ids.push(t.id);
+  const id_to_token = {};
+  for (const id of ids) id_to_token[id] = hf.idToToken(id);
+  const token_to_id = {};
+  for (const t of ["hello", "Ġhello", "ĠĠ", "<|endoftext|>", "<|im_end|>", "<think>", "not-a-token-xyz", "Ċ",
+    ...json.added_tokens.slice(-5).map((t) => t.content)]) token_to_id[t] = hf.tokenToId(t);
+  const special = json.added_tokens.filter((t) => t.special).map((t) => t.id);
+  const num = (x) => (x === undefined || x === null ? -1 : x);
+  return { vocab_size: vocab, id_to_token, token_to_id, special_ids: special,
+    bos: num(lm.bos_token_id), eos: num(lm.eos_token_id), pad: num(lm.pad_token_id),
+    has_chat_template: typeof config.chat_template === "string" };
+}
+
 async function writeFixture(root) {
   const dir = await compute(root);
   const m = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json")));
@@ -374,6 +402,7 @@ async function writeFixture(root) {
     }
     for (const c of JSON.parse(fs.readFileSync(path.join(dir, f.decode))))
       out.decode.push({ ids: c.ids, text: digest(Buffer.from(c.text, "utf8")), skipped: digest(Buffer.from(c.skipped, "utf8")) });
+    out.meta = await familyMeta(root, fam);
     fx.families[fam] = out;
   }
   const tpl = m.families.llama3.template;
