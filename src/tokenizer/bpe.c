@@ -195,6 +195,7 @@ static inline bool key_eq(const char *a, const unsigned char *b, uint32_t n) {
 }
 
 static int push_ids(tk_vec_i32 *out, const int32_t *ids, size_t n, tk_err *e) {
+    if (!n) return 0;
     if (tk_vec_reserve(out, out->len + n)) return tk_err_set(e, TK_ENOMEM, "encode: out of memory");
     memcpy(out->data + out->len, ids, n * sizeof(int32_t));
     out->len += n;
@@ -235,6 +236,7 @@ int tk_bpe_piece(const tk_tokenizer *t, tk_tstate *ts, const char *str, uint32_t
     if (ts->syms.len <= SCAN_MAX) merge_scan(t, ts);
     else if ((rc = merge_heap(t, ts, e))) return rc;
     size_t m = ts->syms.len;
+    if (m == 0) return 0; /* every byte dropped (no byte token, no unk) */
     if (tk_vec_reserve(out, out->len + m)) return tk_err_set(e, TK_ENOMEM, "encode: out of memory");
     for (size_t k = 0; k < m; k++) out->data[out->len + k] = ts->syms.data[k].id;
     if (whole >= 0 && state == TK_SELF_UNKNOWN)

@@ -638,9 +638,9 @@ static int load_document(tk_tokenizer *t, const char *text, size_t len, const ch
     }
     for (uint32_t k = 0; k < t->n_tmpl; k++)
         for (uint32_t j = 0; j < t->tmpl[k].n_ids; j++)
-            if (t->tmpl[k].ids[j] >= t->n_ids) {
-                rc = tk_err_set(e, TK_ERANGE, "%s: post_processor: special token id %d is outside the "
-                                "vocabulary (%d ids)", what, t->tmpl[k].ids[j], t->n_ids);
+            if (t->tmpl[k].ids[j] >= t->n_ids || !(t->id_flags[t->tmpl[k].ids[j]] & TK_ID_PRESENT)) {
+                rc = tk_err_set(e, TK_ERANGE, "%s: post_processor: special token id %d is not a token of "
+                                "the vocabulary (%d ids)", what, t->tmpl[k].ids[j], t->n_ids);
                 goto out;
             }
     /* BOS from the template unless the config says otherwise */

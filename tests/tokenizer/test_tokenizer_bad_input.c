@@ -143,7 +143,7 @@ static void test_bad_added_tokens_and_templates(void **state) {
                        TK_EPARSE, "no entry with \"ids\" for \"<s>\"");
     expect_patch_error("\"post_processor\":null",
                        "\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<s>\",\"type_id\":0}},{\"Sequence\":{\"id\":\"A\",\"type_id\":0}}],\"special_tokens\":{\"<s>\":{\"id\":\"<s>\",\"ids\":[99999999],\"tokens\":[\"<s>\"]}}}",
-                       TK_ERANGE, "special token id 99999999");
+                       TK_ERANGE, "special token id 99999999 is not a token");
     expect_patch_error("\"post_processor\":null", "\"post_processor\":{\"type\":\"RobertaProcessing\",\"cls\":[\"<s>\"],\"sep\":[\"</s>\",2]}",
                        TK_EPARSE, "post_processor.cls: expected [token, id]");
     /* an added token whose id in the file is not the one HF gives it loads, with HF's id */

@@ -34,7 +34,7 @@ static void ids_of(const json_t *arr, tk_vec_i32 *out) {
 
 static void check_ids(const char *variant, const char *s, const char *what, const tk_vec_i32 *want,
                       const tk_vec_i32 *got) {
-    if (want->len == got->len && !memcmp(want->data, got->data, want->len * sizeof(int32_t))) return;
+    if (want->len == got->len && (!want->len || !memcmp(want->data, got->data, want->len * sizeof(int32_t)))) return;
     fprintf(stderr, "%s: \"%s\" (%s): want", variant, s, what);
     for (size_t k = 0; k < want->len; k++) fprintf(stderr, " %d", want->data[k]);
     fprintf(stderr, "\n  got");
