@@ -97,7 +97,7 @@ static void merge_scan(const tk_tokenizer *t, tk_tstate *ts) {
     ts->syms.len = m;
 }
 
-/* Binary min-heap on key = rank << 32 | position. */
+/* Binary min-heap on key = rank << 32 | position (room is reserved by the caller). */
 static void heap_push(tk_tstate *ts, uint64_t key, int32_t id) {
     tk_heap_ent *h = ts->heap.data;
     size_t i = ts->heap.len++;
@@ -128,8 +128,9 @@ static tk_heap_ent heap_pop(tk_tstate *ts) {
 
 static int merge_heap(const tk_tokenizer *t, tk_tstate *ts, tk_err *e) {
     size_t m = ts->syms.len;
-    /* every merge pushes at most two entries, and there are at most m - 1 merges */
-    if (tk_vec_reserve(&ts->heap, 3 * m + 1)) return tk_err_set(e, TK_ENOMEM, "encode: out of memory");
+    /* the initial pairs; each merge pops one entry and pushes at most two, so room for two more
+       is checked before each merge */
+    if (tk_vec_reserve(&ts->heap, m + 2)) return tk_err_set(e, TK_ENOMEM, "encode: out of memory");
     ts->heap.len = 0;
     tk_bpe_sym *sym = ts->syms.data;
     for (size_t k = 0; k < m; k++) {
@@ -141,6 +142,7 @@ static int merge_heap(const tk_tokenizer *t, tk_tstate *ts, tk_err *e) {
         if (ms) heap_push(ts, (uint64_t)ms->rank << 32 | k, ms->id);
     }
     while (ts->heap.len) {
+        if (tk_vec_reserve(&ts->heap, ts->heap.len + 2)) return tk_err_set(e, TK_ENOMEM, "encode: out of memory");
         tk_heap_ent top = heap_pop(ts);
         uint32_t pos = (uint32_t)top.key;
         if (sym[pos].len == 0 || sym[pos].next < 0) continue;

@@ -243,6 +243,10 @@ tk_tstate *tk_tstate_get(void);           /* NULL on OOM */
 int tk_regex_find(const tk_regex *re, tk_tstate *ts, const char *s, uint32_t n, uint32_t base,
                   tk_mspanvec *out, tk_err *e);
 int tk_fast_find(tk_fast_split k, const char *s, uint32_t n, uint32_t base, tk_mspanvec *out);
+/* The same from byte `from` (0 or where an earlier call stopped), stopping after max_matches
+ * matches; *next is where to resume (n when done, the trailing gap then included). */
+int tk_fast_find_from(tk_fast_split k, const char *s, uint32_t n, uint32_t base, uint32_t from,
+                      size_t max_matches, tk_mspanvec *out, uint32_t *next);
 /* The end of the leftmost-first match starting exactly at s[i], or -1 (fast splitters only). */
 int64_t tk_fast_match_at(tk_fast_split k, const unsigned char *s, uint32_t n, uint32_t i);
 

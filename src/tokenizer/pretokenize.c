@@ -156,6 +156,9 @@ static int find_digits(const char *str, uint32_t n, uint32_t base, tk_mspanvec *
     return 0;
 }
 
+#define CHUNK_BYTES (1u << 20)
+#define CHUNK_PIECES 65536
+
 static int run_level(const tk_tokenizer *t, tk_tstate *ts, uint32_t level, const char *text,
                      uint32_t start, uint32_t end, tk_vec_i32 *out, tk_err *e) {
     if (level == t->n_steps) return tk_bpe_piece(t, ts, text + start, end - start, out, e);
@@ -179,6 +182,21 @@ static int run_level(const tk_tokenizer *t, tk_tstate *ts, uint32_t level, const
     tk_mspanvec *m = &ts->level[level];
     m->len = 0;
     int rc;
+    if (st->fast != TK_FAST_NONE && behavior == TK_SPLIT_ISOLATED && !invert && end - start > CHUNK_BYTES) {
+        /* a long text is split and encoded a chunk of pieces at a time, so the piece list stays
+           small (Isolated keeps every piece as it is, so chunks cannot interact) */
+        uint32_t pos = 0, n = end - start;
+        while (pos < n) {
+            m->len = 0;
+            if (tk_fast_find_from(st->fast, text + start, n, start, pos, CHUNK_PIECES, m, &pos))
+                return tk_err_set(e, TK_ENOMEM, "encode: out of memory");
+            for (size_t k = 0; k < m->len; k++) {
+                tk_mspan p = m->data[k];
+                if (p.end > p.start && (rc = run_level(t, ts, level + 1, text, p.start, p.end, out, e))) return rc;
+            }
+        }
+        return 0;
+    }
     if (st->kind == TK_PRETOK_DIGITS) rc = find_digits(text + start, end - start, start, m);
     else if (st->fast != TK_FAST_NONE) rc = tk_fast_find(st->fast, text + start, end - start, start, m);
     else rc = tk_regex_find(st->re, ts, text + start, end - start, start, m, e);

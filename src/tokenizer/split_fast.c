@@ -342,11 +342,16 @@ int64_t tk_fast_match_at(tk_fast_split k, const unsigned char *s, uint32_t n, ui
     }
 }
 
-int tk_fast_find(tk_fast_split k, const char *str, uint32_t n, uint32_t base, tk_mspanvec *out) {
+int tk_fast_find_from(tk_fast_split k, const char *str, uint32_t n, uint32_t base, uint32_t from,
+                      size_t max_matches, tk_mspanvec *out, uint32_t *next) {
     bytes s = (bytes)str;
-    if (n == 0) return tk_vec_push(out, ((tk_mspan){base, base, 0})) ? TK_ENOMEM : 0;
-    uint32_t prev = 0, i = 0;
+    uint32_t prev = from, i = from;
+    size_t found = 0;
     while (i < n) {
+        if (found == max_matches) {
+            *next = prev;
+            return 0;
+        }
         int64_t end = tk_fast_match_at(k, s, n, i);
         if (end < 0) {
             i += (uint32_t)tku_seq_len(s[i]);
@@ -355,7 +360,15 @@ int tk_fast_find(tk_fast_split k, const char *str, uint32_t n, uint32_t base, tk
         if (prev != i && tk_vec_push(out, ((tk_mspan){base + prev, base + i, 0}))) return TK_ENOMEM;
         if (tk_vec_push(out, ((tk_mspan){base + i, base + (uint32_t)end, 1}))) return TK_ENOMEM;
         prev = i = (uint32_t)end;
+        found++;
     }
     if (prev != n && tk_vec_push(out, ((tk_mspan){base + prev, base + n, 0}))) return TK_ENOMEM;
+    *next = n;
     return 0;
+}
+
+int tk_fast_find(tk_fast_split k, const char *str, uint32_t n, uint32_t base, tk_mspanvec *out) {
+    if (n == 0) return tk_vec_push(out, ((tk_mspan){base, base, 0})) ? TK_ENOMEM : 0;
+    uint32_t next;
+    return tk_fast_find_from(k, str, n, base, 0, SIZE_MAX, out, &next);
 }
