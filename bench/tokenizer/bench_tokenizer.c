@@ -7,6 +7,7 @@
  *   bench_tokenizer load TOKENIZER_DIR [REPEATS]      (run in its own process for peak memory) */
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -16,6 +17,14 @@ typedef struct doc {
     const char *p;
     uint32_t n;
 } doc;
+
+/* TK_BENCH_SKIP_LONG=1 leaves out the long repetitive documents (repeat-*, long-*): tiktoken's
+ * merge is quadratic in the piece length, and they would dominate its time. */
+static bool skip_doc(const char *name, uint32_t nl) {
+    const char *v = getenv("TK_BENCH_SKIP_LONG");
+    if (!v || strcmp(v, "1")) return false;
+    return (nl >= 7 && !memcmp(name, "repeat-", 7)) || (nl >= 5 && !memcmp(name, "long-", 5));
+}
 
 static int read_corpus(const char *path, tk_buf *raw, doc **docs, size_t *n) {
     tk_err e = {0};
@@ -30,7 +39,12 @@ static int read_corpus(const char *path, tk_buf *raw, doc **docs, size_t *n) {
         uint32_t nl, l;
         memcpy(&nl, raw->data + o, 4);
         memcpy(&l, raw->data + o + 4 + nl, 4);
+        bool skip = skip_doc(raw->data + o + 4, nl);
         o += 8 + nl;
+        if (skip) {
+            o += l;
+            continue;
+        }
         if (*n == cap) {
             cap = cap ? 2 * cap : 1024;
             *docs = realloc(*docs, cap * sizeof **docs);

@@ -21,9 +21,12 @@ typedef struct tk_tokenizer tk_tokenizer;
 /* ---- loading --------------------------------------------------------------------------------- */
 
 /* Load from a tokenizer.json path, or a directory holding tokenizer.json (and, optionally,
- * tokenizer_config.json, which supplies BOS/EOS/pad and the chat template). An unsupported
+ * tokenizer_config.json, which supplies BOS/EOS/pad and the chat template, and
+ * chat_template.jinja). A path ending in tokenizer.json also picks up the files beside it.
+ * Malformed files are TK_EPARSE naming file:line:column and the JSON path; an unsupported
  * component is TK_EUNSUPPORTED naming its type and JSON path ("pre_tokenizer.pretokenizers[2]:
- * unsupported type \"Metaspace\""). */
+ * unsupported type \"Metaspace\""); a missing file TK_ENOTFOUND. See docs/tokenizer.md for what
+ * is supported. On failure *out is NULL. */
 int tk_tokenizer_load(const char *path, tk_tokenizer **out, tk_err *e);
 
 /* Load from tokenizer.json text in memory, with tokenizer_config.json text when config_json is not
@@ -44,8 +47,11 @@ int tk_tokenizer_load_from_memory(const char *json, size_t len, const char *conf
  * cookbook does. When nothing is found the error lists every place searched. */
 int tk_tokenizer_load_by_name(const char *name_or_path, tk_tokenizer **out, tk_err *e);
 
-/* Load a tiktoken-style encoding: a ranks file ("<base64 token> <rank>" per line), the split
- * pattern, and special tokens (names and ids, n of them). */
+/* Load a tiktoken-style encoding: a ranks file ("<base64 token> <rank>" per line, rank = id), the
+ * split pattern (PCRE syntax; o200k's and cl100k-style patterns as tiktoken writes them), and
+ * special tokens (names and ids, n of them; matched like added tokens, and treated as text with
+ * split_special_tokens, i.e. tiktoken's encode_ordinary). Token strings are shown in the
+ * byte-level alphabet, as HF's conversions of these encodings do. Errors name file:line. */
 int tk_tokenizer_load_tiktoken(const char *ranks_path, const char *pattern,
                                const char *const *special_names, const int32_t *special_ids,
                                size_t n_special, tk_tokenizer **out, tk_err *e);
@@ -59,18 +65,27 @@ typedef struct tk_encode_opts {
     bool split_special_tokens;  /* true: special-token text is tokenized as ordinary text */
 } tk_encode_opts;
 
-/* Encode text[0..len) (any bytes; NUL allowed) and append the ids to out. */
+/* Encode text[0..len) and append the ids to out. Any bytes are accepted: NUL is a character, and
+ * each maximal ill-formed UTF-8 subsequence is read as U+FFFD (what Python's
+ * decode("utf-8", "replace") gives HF). TK_ERANGE for input over 4 GiB or a single pre-token
+ * over 16 MiB (one unbroken run of letters or symbols); TK_ENOMEM. On failure out keeps its
+ * previous length. Thread-safe (per-thread scratch state is kept until the thread exits). */
 int tk_tokenizer_encode(const tk_tokenizer *t, const char *text, size_t len, tk_encode_opts opts,
                         tk_vec_i32 *out, tk_err *e);
 
-/* Decode ids and append UTF-8 to out. Ids out of range are TK_ERANGE naming the index. Byte
- * sequences that are not valid UTF-8 become U+FFFD, as Hugging Face's decoder does. */
+/* Decode ids and append UTF-8 to out. An id that is not a token (negative, >= vocab size, or in
+ * a gap of the id space) is TK_ERANGE naming its index (HF would silently drop it); out is then
+ * unchanged. Byte sequences that are not valid UTF-8 become U+FFFD, as Hugging Face's decoder
+ * does. skip_special_tokens leaves out added tokens marked "special". */
 int tk_tokenizer_decode(const tk_tokenizer *t, const int32_t *ids, size_t n,
                         bool skip_special_tokens, tk_buf *out, tk_err *e);
 
 /* Streaming decode: feed ids one batch at a time; only whole UTF-8 characters are emitted,
  * the bytes of an unfinished character are held until the next call (or flushed as U+FFFD by
- * _finish). Not thread-safe per decoder. */
+ * _finish). The text emitted over all calls equals tk_tokenizer_decode of all the ids. A batch
+ * with a bad id is an error and is dropped whole; the decoder stays usable. _new returns NULL on
+ * OOM or a NULL tokenizer; free with _free. Not thread-safe per decoder; the tokenizer must
+ * outlive it. */
 typedef struct tk_stream_decoder tk_stream_decoder;
 tk_stream_decoder *tk_stream_decoder_new(const tk_tokenizer *t, bool skip_special_tokens);
 int tk_stream_decoder_push(tk_stream_decoder *d, const int32_t *ids, size_t n, tk_buf *out,
@@ -91,10 +106,17 @@ const char *tk_tokenizer_id_to_token(const tk_tokenizer *t, int32_t id, size_t *
 const char *tk_tokenizer_id_to_bytes(const tk_tokenizer *t, int32_t id, size_t *len);
 /* True for added tokens marked "special". */
 bool tk_tokenizer_is_special(const tk_tokenizer *t, int32_t id);
-/* BOS / EOS / pad ids from tokenizer_config.json (or the post-processor), -1 when none. */
+/* BOS / EOS / pad ids from tokenizer_config.json (bos_token, eos_token, pad_token; a string or
+ * {"content": ...}); without a config, BOS is the first special token of the post-processor's
+ * template. -1 when none (a missing pad_token stays -1, as in Python; transformers.js would use
+ * EOS). */
 int32_t tk_tokenizer_bos_id(const tk_tokenizer *t);
 int32_t tk_tokenizer_eos_id(const tk_tokenizer *t);
 int32_t tk_tokenizer_pad_id(const tk_tokenizer *t);
+/* tokenizer_config.json's clean_up_tokenization_spaces (false when absent). Python's
+ * transformers applies this clean-up (" ." -> ".", " 's" -> "'s", ...) in its decode; HF's
+ * tokenizers and tk_tokenizer_decode do not. */
+bool tk_tokenizer_clean_up_tokenization_spaces(const tk_tokenizer *t);
 /* The chat template from tokenizer_config.json (borrowed), or NULL. */
 const char *tk_tokenizer_chat_template(const tk_tokenizer *t);
 /* Where it was loaded from (borrowed): the directory or file path. */

@@ -157,4 +157,5 @@ int32_t tk_tokenizer_bos_id(const tk_tokenizer *t) { return t ? t->bos_id : -1; 
 int32_t tk_tokenizer_eos_id(const tk_tokenizer *t) { return t ? t->eos_id : -1; }
 int32_t tk_tokenizer_pad_id(const tk_tokenizer *t) { return t ? t->pad_id : -1; }
 const char *tk_tokenizer_chat_template(const tk_tokenizer *t) { return t ? t->chat_template : NULL; }
+bool tk_tokenizer_clean_up_tokenization_spaces(const tk_tokenizer *t) { return t && t->clean_up_spaces; }
 const char *tk_tokenizer_source(const tk_tokenizer *t) { return t ? t->source : NULL; }

@@ -81,6 +81,7 @@ static void test_vocabulary_facts(void **state) {
         int32_t want_pad = json_object_get(cfg, "pad_token") ? (int32_t)json_integer_value(json_object_get(m, "pad")) : -1;
         assert_int_equal(tk_tokenizer_pad_id(t), want_pad);
         assert_int_equal(tk_tokenizer_chat_template(t) != NULL, json_is_true(json_object_get(m, "has_chat_template")));
+        assert_int_equal(tk_tokenizer_clean_up_tokenization_spaces(t), json_is_true(json_object_get(cfg, "clean_up_tokenization_spaces")));
         json_decref(cfg);
         /* the bytes of a byte-level token */
         int32_t id = tk_tokenizer_token_to_id(t, "\xc4\xa0hello", 7);
