@@ -279,6 +279,38 @@ static int skip_value(reader *r, int depth) {
     return fail(r, r->i, "invalid value");
 }
 
+/* Skip an object or array by bracket counting, minding only strings and escapes (no validation:
+ * tk_json_parse_vocab / tk_json_parse_merges read the span strictly afterwards). */
+static int skip_container(reader *r) {
+    size_t i = r->i, depth = 0, start = r->i;
+    const char *s = r->s;
+    while (i < r->n) {
+        char c = s[i];
+        if (c == '"') {
+            size_t content = ++i;
+            for (;;) {
+                const char *q = memchr(s + i, '"', r->n - i);
+                if (!q) return fail(r, start, "unterminated string");
+                size_t k = (size_t)(q - s), bs = 0;
+                while (k - bs > content && s[k - 1 - bs] == '\\') bs++; /* escaped if odd */
+                i = k + 1;
+                if (!(bs & 1)) break;
+            }
+            continue;
+        }
+        if (c == '{' || c == '[') depth++;
+        else if (c == '}' || c == ']') {
+            if (depth-- == 0) return fail(r, i, "unbalanced brackets");
+            if (depth == 0) {
+                r->i = i + 1;
+                return 0;
+            }
+        }
+        i++;
+    }
+    return fail(r, start, "unexpected end of input");
+}
+
 static void reader_init(reader *r, const char *text, size_t len, const char *what, tk_err *e) {
     memset(r, 0, sizeof *r);
     r->s = text;
@@ -321,7 +353,10 @@ int tk_json_find_model_members(const char *text, size_t len, const char *what,
                                                                          : 0;
                     skip_ws(&r);
                     size_t vstart = r.i;
-                    if ((rc = skip_value(&r, 2))) goto out;
+                    /* vocab and merges are read strictly later: here only their extent matters */
+                    if ((rc = which && r.i < r.n && (r.s[r.i] == '{' || r.s[r.i] == '[') ? skip_container(&r)
+                                                                                            : skip_value(&r, 2)))
+                        goto out;
                     if (which == 1 && vocab->end == 0) *vocab = (tk_json_span){vstart, r.i};
                     if (which == 2 && merges->end == 0) *merges = (tk_json_span){vstart, r.i};
                     skip_ws(&r);
