@@ -5,6 +5,13 @@ no scaled_dot_product_attention). It writes the committed fixtures under tests/d
   llama3/  tiny LlamaForCausalLM: untied lm_head, Llama 3 rope_scaling, GQA, F32, one file
   qwen3/   tiny Qwen3ForCausalLM: tied embeddings, explicit head_dim != hidden/heads, QK-norm,
            BF16 weights in two shards with model.safetensors.index.json
+  <model>/sample.safetensors  (all F32): a 6-token prompt; prompt logprobs and top-5 prompt
+     logprobs without / with the LoRA; greedy, sampled (temperature, top-k, top-p, seeds, several
+     samples), stop-token and stop-string continuations with every token's logprob and the stop
+     reason (the sampling procedure and the RNG are rebuilt here: see "sampling" below); and
+     peft.logits, the prompt's logits under <model>/peft/
+  <model>/peft/                 a PEFT-layout adapter (llama3: r 2, alpha 16, q/v only, F16;
+                                qwen3: r 4, alpha 8, rslora, all modules and lm_head, F32)
   <model>/expected.safetensors  (all F32):
      batch.tokens.D / batch.targets.D / batch.weights.D / batch.advantages.D / batch.logprobs.D
                                    the three datums (ids stored as floats; exact below 2^24)
@@ -124,8 +131,7 @@ class Model:
     def linear(self, x, name, lora):
         y = x @ self.w[name + ".weight"].T
         if lora is not None and name in lora:
-            a, b = lora[name]
-            y = y + (LORA_ALPHA / LORA_RANK) * ((x @ a.T) @ b.T)
+            y = y + lora_term(x, lora[name])
         return y
 
     def forward(self, tokens, lora=None):
@@ -163,9 +169,15 @@ class Model:
         head = w["model.embed_tokens.weight"] if c["tie_word_embeddings"] else w["lm_head.weight"]
         y = x @ head.T
         if lora is not None and "lm_head" in lora:
-            a, b = lora["lm_head"]
-            y = y + (LORA_ALPHA / LORA_RANK) * ((x @ a.T) @ b.T)
+            y = y + lora_term(x, lora["lm_head"])
         return y
+
+
+def lora_term(x, ab):
+    """(a, b) uses the fixtures' alpha/rank; (a, b, scale) an explicit scale (PEFT imports)."""
+    a, b = ab[0], ab[1]
+    scale = ab[2] if len(ab) > 2 else LORA_ALPHA / LORA_RANK
+    return scale * ((x @ a.T) @ b.T)
 
 
 def weight_shapes(c):
@@ -336,6 +348,11 @@ def make_fixture(name, out_dir, seed):
     st_write(os.path.join(d, "expected.safetensors"), [(k, v.float().contiguous()) for k, v in exp])
     print(f"{name}: losses " + " ".join(f"{x:.4f}" for x in losses) + f"; clipped grad norms {norms[:3]}")
 
+    # sampling and PEFT fixtures (their own generators: the ones above stay unchanged)
+    prompt, sexp = make_sampling(name, out_dir, model, lora, seed + 1)
+    make_peft(name, out_dir, model, seed + 2, prompt, sexp)
+    st_write(os.path.join(d, "sample.safetensors"), [(k, v.float().contiguous()) for k, v in sexp])
+
 
 def make_dtypes(out_dir):
     vals = torch.tensor([0.0, -0.0, 1.0, -2.5, 3.14159265, 1e-3, 6.1e-5, 5.96e-8, 1e-8, 65504.0, 7e4,
@@ -344,6 +361,218 @@ def make_dtypes(out_dir):
     st_write(os.path.join(out_dir, "dtypes.safetensors"),
              [("f32", vals), ("f16", vals.to(torch.float16)), ("bf16", vals.to(torch.bfloat16)),
               ("f16_as_f32", vals.to(torch.float16).float()), ("bf16_as_f32", vals.to(torch.bfloat16).float())])
+
+
+# ---- sampling: the engine's procedure, reimplemented -------------------------------------------
+#
+# tinkerc's RNG is xoshiro256** seeded by SplitMix64 (include/tinkerc/base.h tk_rng); here it is
+# rebuilt with Python integers. A request's seed seeds a master generator; sample i's generator is
+# seeded with the master's i-th 64-bit output. Each non-greedy token consumes exactly one
+# f64 draw = (u64 >> 11) * 2^-53. The choice itself (docs/ENGINE.md "Sampling procedure"):
+#   greedy when T < 1e-5: argmax, lowest id on ties, no draw
+#   w_j = exp((z_j - z_max) / T) in float64 from the float32 logits
+#   order by (w desc, id asc); K = first top_k (all when top_k <= 0 or >= V)
+#   top_p < 1: keep the shortest prefix of K whose running sum reaches top_p * sum_{K} w (the
+#   total summed in ascending id order, the running sum in the order)
+#   draw u, target = u * (sum of kept w, ascending ids); the first kept id (ascending) whose
+#   running sum exceeds target.
+# Generated tokens' logprobs are log_softmax of the raw logits (T = 1, no filtering).
+
+MASK64 = (1 << 64) - 1
+
+
+class Rng:
+    def __init__(self, seed):
+        x = seed & MASK64
+        self.s = []
+        for _ in range(4):
+            x = (x + 0x9E3779B97F4A7C15) & MASK64
+            z = x
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+            self.s.append(z ^ (z >> 31))
+
+    def u64(self):
+        s = self.s
+        rotl = lambda x, k: ((x << k) | (x >> (64 - k))) & MASK64
+        result = (rotl((s[1] * 5) & MASK64, 7) * 9) & MASK64
+        t = (s[1] << 17) & MASK64
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = rotl(s[3], 45)
+        return result
+
+    def f64(self):
+        return (self.u64() >> 11) * 2.0 ** -53
+
+
+def choose(z, T, top_k, top_p, rng):
+    zl = [float(v) for v in z]
+    V = len(zl)
+    if T < 1e-5:
+        best = 0
+        for j in range(1, V):
+            if zl[j] > zl[best]:
+                best = j
+        return best
+    zmax = max(zl)
+    w = [math.exp((v - zmax) / T) for v in zl]
+    order = sorted(range(V), key=lambda j: (-w[j], j))
+    K = order[:top_k] if 0 < top_k < V else order
+    keep = set(K)
+    if top_p < 1.0:
+        wk = sum(w[j] for j in range(V) if j in keep)
+        cum, take = 0.0, 0
+        for j in K:
+            cum += w[j]
+            take += 1
+            if cum >= top_p * wk:
+                break
+        keep = set(K[:take])
+    total = sum(w[j] for j in range(V) if j in keep)
+    target, cum, last = rng.f64() * total, 0.0, None
+    for j in range(V):
+        if j in keep:
+            cum += w[j]
+            last = j
+            if cum > target:
+                return j
+    return last
+
+
+def token_bytes(i):
+    """The synthetic token -> bytes table the sampling tests use for stop strings (kept in sync with
+    tests/engine/test_engine_sample.c): a letter of "abcd " and, for ids divisible by 3, a second."""
+    A = "abcd "
+    return (A[i % 5] + (A[(i // 5) % 5] if i % 3 == 0 else "")).encode()
+
+
+def f32(x):
+    return float(torch.tensor(x, dtype=torch.float32))
+
+
+def generate(model, lora, prompt, T, top_k, top_p, seed, num_samples, max_tokens, stop_tokens, stop_strings, ctx):
+    """Full recompute per token (no cache): the reference for the engine's KV-cache decode."""
+    master = Rng(seed)
+    out = []
+    for _ in range(num_samples):
+        rng = Rng(master.u64())
+        toks, lps, text, reason = [], [], b"", 1
+        max_new = min(max_tokens, ctx - len(prompt))
+        while True:
+            with torch.no_grad():
+                z = model.forward(torch.tensor(prompt + toks), lora)[-1]
+            t = choose(z, T, top_k, top_p, rng)
+            toks.append(t)
+            lps.append(float(torch.log_softmax(z, -1)[t]))
+            if t in stop_tokens:
+                reason = 0
+                break
+            if stop_strings:
+                old = len(text)
+                text += token_bytes(t)
+                if any(text.find(ss, max(0, old + 1 - len(ss))) >= 0 for ss in stop_strings):
+                    reason = 0
+                    break
+            if len(toks) >= max_new:
+                reason = 1
+                break
+        out.append((toks, lps, reason))
+    return out
+
+
+def prompt_logprobs(model, lora, prompt, k):
+    with torch.no_grad():
+        lsm = torch.log_softmax(model.forward(torch.tensor(prompt), lora), -1)
+    n = len(prompt)
+    plp = [float("nan")] + [float(lsm[i - 1, prompt[i]]) for i in range(1, n)]
+    ids = [[0] * k] + [sorted(range(lsm.shape[1]), key=lambda j: (-float(lsm[i - 1, j]), j))[:k] for i in range(1, n)]
+    vals = [[-99999.0] * k] + [[float(lsm[i - 1, j]) for j in ids[i]] for i in range(1, n)]
+    return plp, ids, vals
+
+
+# (temperature, top_k, top_p, seed, num_samples, max_tokens, use_lora, stop_tokens, stop_strings)
+SAMPLE_CASES = [
+    (0.0, -1, 1.0, 0, 1, 12, False, [], []),
+    (0.0, -1, 1.0, 0, 1, 12, True, [], []),
+    (1.0, -1, 1.0, 42, 3, 10, True, [], []),
+    (0.7, 10, 0.9, 7, 2, 10, False, [], []),
+    (1.3, 5, 1.0, 123, 2, 8, False, [], []),
+    (0.9, -1, 0.6, 9, 2, 8, True, [], []),
+    (0.0, -1, 1.0, 0, 1, 12, False, "greedy[4]", []),
+    (1.0, -1, 1.0, 5, 3, 16, False, [], [b"ca", b"d d"]),
+]
+TOPK_PROMPT = 5
+
+
+def make_sampling(name, out_dir, model, lora, seed):
+    """tests/data/engine/<model>/sample.safetensors: prompt, prompt logprobs and top-k (base and
+    LoRA), and for each case its parameters and every sample's tokens, logprobs and stop reason."""
+    g = torch.Generator().manual_seed(seed)
+    cfg = model.cfg
+    prompt = [int(t) for t in torch.randint(0, cfg["vocab_size"], (6,), generator=g)]
+    exp = [("prompt", torch.tensor(prompt, dtype=torch.float32))]
+    for tag, lo in (("base", None), ("lora", lora)):
+        plp, ids, vals = prompt_logprobs(model, lo, prompt, TOPK_PROMPT)
+        exp += [(f"prompt_logprobs.{tag}", torch.tensor(plp)), (f"topk_ids.{tag}", torch.tensor(ids).float()),
+                (f"topk_logprobs.{tag}", torch.tensor(vals))]
+    greedy = None
+    for i, (T, k, p, sd, ns, mt, use_lora, stops, sstr) in enumerate(SAMPLE_CASES):
+        T, p = f32(T), f32(p)
+        if stops == "greedy[4]":
+            stops = [greedy[4]]
+        res = generate(model, lora if use_lora else None, prompt, T, k, p, sd, ns, mt, stops, sstr,
+                       cfg["max_position_embeddings"])
+        if greedy is None:
+            greedy = res[0][0]
+        exp.append((f"case.{i}.params", torch.tensor([T, k, p, sd, ns, mt, float(use_lora)], dtype=torch.float32)))
+        exp.append((f"case.{i}.stop_tokens", torch.tensor(stops if stops else [-1], dtype=torch.float32)))
+        joined = b"\0".join(sstr)
+        exp.append((f"case.{i}.stop_strings", torch.tensor(list(joined) if joined else [0], dtype=torch.float32)))
+        exp.append((f"case.{i}.reason", torch.tensor([r for _, _, r in res], dtype=torch.float32)))
+        for si, (toks, lps, _) in enumerate(res):
+            exp.append((f"case.{i}.tokens.{si}", torch.tensor(toks, dtype=torch.float32)))
+            exp.append((f"case.{i}.logprobs.{si}", torch.tensor(lps)))
+        print(f"{name} case {i}: " + " | ".join(" ".join(map(str, t)) + (" (stop)" if r == 0 else "")
+                                             for t, _, r in res))
+    return prompt, exp
+
+
+def make_peft(name, out_dir, model, seed, prompt, exp):
+    """A PEFT-layout adapter written the way PEFT saves one (keys base_model.model.<module>.lora_A.
+    weight, adapter_config.json), with a different alpha and a subset of modules, and the logits of
+    the prompt under it (PEFT's semantics: scale lora_alpha/r, or lora_alpha/sqrt(r) with rslora)."""
+    g = torch.Generator().manual_seed(seed)
+    cfg = model.cfg
+    if name == "llama3":
+        r, alpha, rslora, targets, dtype = 2, 16.0, False, ["q_proj", "v_proj"], torch.float16
+    else:
+        r, alpha, rslora = 4, 8.0, True
+        targets, dtype = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head"], torch.float32
+    scale = alpha / math.sqrt(r) if rslora else alpha / r
+    lora, items = {}, []
+    for mn, (fin, fout) in lora_shapes(cfg):
+        if mn.split(".")[-1] not in targets:
+            continue
+        a = ((torch.rand((r, fin), generator=g) * 2 - 1) / math.sqrt(fin)).to(dtype)
+        b = (0.05 * torch.randn((fout, r), generator=g)).to(dtype)
+        items += [(f"base_model.model.{mn}.lora_A.weight", a), (f"base_model.model.{mn}.lora_B.weight", b)]
+        lora[mn] = (a.float(), b.float(), scale)
+    d = os.path.join(out_dir, name, "peft")
+    os.makedirs(d, exist_ok=True)
+    st_write(os.path.join(d, "adapter_model.safetensors"), items)
+    conf = {"base_model_name_or_path": f"tests/data/engine/{name}", "peft_type": "LORA", "task_type": "CAUSAL_LM",
+            "r": r, "lora_alpha": alpha, "lora_dropout": 0.0, "target_modules": targets, "bias": "none",
+            "fan_in_fan_out": False, "inference_mode": True, "use_rslora": rslora, "use_dora": False,
+            "modules_to_save": None, "layers_to_transform": None, "rank_pattern": {}, "alpha_pattern": {},
+            "init_lora_weights": True}
+    with open(os.path.join(d, "adapter_config.json"), "w") as f:
+        json.dump(conf, f, indent=2)
+    with torch.no_grad():
+        exp.append(("peft.logits", model.forward(torch.tensor(prompt), lora)))
 
 
 # ---- benchmark: the same LoRA step in PyTorch ---------------------------------------------------

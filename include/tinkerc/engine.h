@@ -160,7 +160,19 @@ typedef struct tk_engine_lora_config {
     bool train_attn;     /* q_proj, k_proj, v_proj, o_proj of every layer */
     bool train_mlp;      /* gate_proj, up_proj, down_proj of every layer */
     bool train_unembed;  /* lm_head (also when tied to the embedding: only the output side) */
+    /* Finer choice of wrapped modules (an imported PEFT adapter may wrap e.g. only q_proj and
+     * v_proj): a bitmask of TK_ENGINE_LORA_* bits. 0 (the default) means "as the three flags
+     * say". When non-zero it wins, and tk_engine_adapter_config reports the flags derived from
+     * it (train_attn = any attention module, ...). */
+    uint32_t modules;
 } tk_engine_lora_config;
+
+enum {
+    TK_ENGINE_LORA_Q = 1u << 0, TK_ENGINE_LORA_K = 1u << 1, TK_ENGINE_LORA_V = 1u << 2,
+    TK_ENGINE_LORA_O = 1u << 3, TK_ENGINE_LORA_GATE = 1u << 4, TK_ENGINE_LORA_UP = 1u << 5,
+    TK_ENGINE_LORA_DOWN = 1u << 6, TK_ENGINE_LORA_LM_HEAD = 1u << 7,
+    TK_ENGINE_LORA_ATTN = 0x0fu, TK_ENGINE_LORA_MLP = 0x70u, TK_ENGINE_LORA_ALL = 0xffu,
+};
 
 #define TK_ENGINE_LORA_ALPHA_DEFAULT 32.0
 
@@ -298,6 +310,245 @@ typedef struct tk_engine_optim_stats {
  * outside [0, 1). */
 int tk_engine_optim_step(tk_engine_adapter *a, const tk_engine_adam *p,
                          tk_engine_optim_stats *stats, tk_err *e);
+
+/* ============================================================================================= */
+/* Sampling: prefill + KV-cache decode, many requests in one decode loop                         */
+/* ============================================================================================= */
+
+/* A token's bytes, for stop strings: the engine is tokenizer-free, so a request that has stop
+ * strings passes this callback (e.g. a wrapper over tk_tokenizer_id_to_bytes). It returns the raw
+ * bytes id decodes to (borrowed; valid until the next call) and sets *len, or NULL for an id
+ * without text. Called on the engine's thread while the request runs. */
+typedef const char *(*tk_engine_token_bytes_fn)(void *user, int32_t id, size_t *len);
+
+/* Sampling parameters (the wire's SamplingParams).
+ *
+ * The procedure, per generated token, from the fp32 logits z of the position (docs/ENGINE.md
+ * "Sampling procedure" has the exact definition that scripts/engine_reference.py reimplements):
+ *   - temperature < TK_ENGINE_GREEDY_TEMPERATURE: greedy, argmax (lowest id on ties), no draw;
+ *   - else weights w_j = exp(z_j/T − max z/T) in double; top_k keeps the k largest (ties: lower
+ *     id first); top_p keeps the shortest prefix of the kept tokens sorted by (w desc, id asc)
+ *     whose sum reaches top_p·(their total); one u = tk_rng_f64 draw picks the first kept token,
+ *     in ascending id order, whose running sum exceeds u·(kept total).
+ * Each sample of a request has its own tk_rng: a master generator seeded with `seed` gives one
+ * tk_rng_u64 per sample (in sample order) and sample i's generator is seeded with the i-th.
+ * Without a seed, the master seed comes from the OS.
+ *
+ * The reported logprob of a generated token is its log-softmax under the raw logits
+ * (temperature 1, no top-k/top-p): the same number tk_engine_forward gives for that token, so
+ * an on-policy RL ratio starts at exactly the model's own probability. */
+typedef struct tk_engine_sampling_params {
+    int32_t max_tokens;            /* >= 1 (generation also ends at max_position_embeddings) */
+    double temperature;            /* >= 0 */
+    int32_t top_k;                 /* -1 or 0: off; else >= 1 */
+    double top_p;                  /* in (0, 1]; 1: off */
+    bool has_seed;
+    uint64_t seed;
+    /* Stop token ids: generation ends when one is sampled; it is included in the output. */
+    const int32_t *stop_tokens;
+    size_t n_stop_tokens;
+    /* Stop strings (non-empty, NUL-terminated): after each token, its bytes are appended to the
+     * sequence's generated text and generation ends when a stop string occurs in that text (the
+     * prompt is not searched). The token that completed the match is the last token returned;
+     * nothing is trimmed (the caller trims the text at the match). Needs token_bytes. */
+    const char *const *stop_strings;
+    size_t n_stop_strings;
+} tk_engine_sampling_params;
+
+#define TK_ENGINE_GREEDY_TEMPERATURE 1e-5
+#define TK_ENGINE_MAX_TOPK_PROMPT_LOGPROBS 20
+#define TK_ENGINE_MAX_NUM_SAMPLES 1024
+#define TK_ENGINE_MAX_STOP_STRING 1024            /* bytes */
+/* Empty cells of top-k prompt logprobs (row 0, and k beyond the vocabulary), as the protocol. */
+#define TK_ENGINE_TOPK_EMPTY_ID 0
+#define TK_ENGINE_TOPK_EMPTY_LOGPROB (-99999.0f)
+
+/* temperature 1, top_k -1, top_p 1, no seed, no stops; max_tokens 0 (the caller must set it). */
+void tk_engine_sampling_params_default(tk_engine_sampling_params *p);
+
+/* One asample request. Everything is copied by tk_engine_sampler_submit except adapter (and
+ * token_bytes_user), which are borrowed until the request's result has been taken. */
+typedef struct tk_engine_sample_request {
+    tk_engine_adapter *adapter;    /* NULL: the base model; else an adapter of the same model */
+    const int32_t *prompt;         /* n_prompt >= 1 ids < vocab_size */
+    size_t n_prompt;
+    int32_t num_samples;           /* 1..TK_ENGINE_MAX_NUM_SAMPLES; they share one prefill */
+    tk_engine_sampling_params params;
+    bool prompt_logprobs;          /* also implied by topk_prompt_logprobs > 0 */
+    int32_t topk_prompt_logprobs;  /* 0..TK_ENGINE_MAX_TOPK_PROMPT_LOGPROBS */
+    tk_engine_token_bytes_fn token_bytes;   /* required when there are stop strings */
+    void *token_bytes_user;
+} tk_engine_sample_request;
+
+typedef enum {
+    TK_ENGINE_STOP_STOP = 0,       /* a stop token or stop string ended it (protocol "stop") */
+    TK_ENGINE_STOP_LENGTH = 1,     /* max_tokens or the context length was reached ("length") */
+} tk_engine_stop_reason;
+
+typedef struct tk_engine_sequence {
+    tk_engine_stop_reason stop_reason;
+    int32_t *tokens;               /* the generated ids (a stop token included) */
+    float *logprobs;               /* one per token */
+    size_t n_tokens;
+} tk_engine_sequence;
+
+/* A SampleResponse. Every array is owned by the result: free with tk_engine_sample_result_free. */
+typedef struct tk_engine_sample_result {
+    tk_engine_sequence *sequences; /* num_samples of them, in sample order */
+    size_t n_sequences;
+    size_t n_prompt;
+    /* NULL unless asked: [n_prompt]; [0] is NaN (no prediction), [i] = log p(prompt[i] | <i) */
+    float *prompt_logprobs;
+    /* topk > 0 when asked: [n_prompt · topk] row-major, best first (ties: lower id first); row 0
+     * and cells beyond the vocabulary hold TK_ENGINE_TOPK_EMPTY_ID / _LOGPROB. */
+    int32_t topk;
+    int32_t *topk_ids;
+    float *topk_logprobs;
+} tk_engine_sample_result;
+
+void tk_engine_sample_result_free(tk_engine_sample_result *r);   /* NULL fine; leaves it {0} */
+
+/* Check a request against m without running it (what tk_engine_sampler_submit checks):
+ * TK_EINVAL / TK_ERANGE naming the field ("sampling_params.top_p: 1.5 is outside (0, 1]",
+ * "prompt: 600 tokens do not fit the context of 512", "sampling_params.stop[1]: empty stop
+ * string", "adapter: shape mismatch ..."). */
+int tk_engine_sample_request_validate(const tk_engine_model *m, const tk_engine_sample_request *r,
+                                      tk_err *e);
+
+/* The sampler: a decode loop over a base model that any number of requests (each with its own
+ * adapter, or none, and its own parameters) join and leave. The loopback server keeps one per
+ * base model on its worker thread:
+ *
+ *   tk_engine_sampler *s;  tk_engine_sampler_new(m, &s, &e);
+ *   on each asample:       tk_engine_sampler_submit(s, &req, &id, &e);   // validated here
+ *   while (tk_engine_sampler_active(s)) {
+ *       tk_engine_sampler_step(s, &e);          // prefill new requests, one token for the rest
+ *       while (tk_engine_sampler_take(s, &id, &rc, &res, &err)) complete future id ...
+ *       (submit newly arrived requests; other work on the model may run between steps)
+ *   }
+ *
+ * Requests submitted together or while others run share every decode step: the base weights are
+ * read once per step for all sequences (one GEMM per projection), each adapter's LoRA product
+ * is applied to its own rows. Results do not depend on what else is in the batch (tokens are
+ * identical; logprobs agree to ~1e-6, from BLAS blocking).
+ *
+ * Memory: the prompt's K and V are kept once per request (shared by its samples), each sample
+ * grows its own K/V for generated tokens: 2·layers·kv_heads·head_dim floats per token
+ * (229 KiB for Qwen3-0.6B), released as soon as the sample finishes.
+ *
+ * Thread safety: none; the sampler, its model and the adapters in use belong to one thread. An
+ * adapter must not be freed while a request using it is in flight (tk_engine_adapter_free then
+ * logs a bug and leaks it); an optim_step on it between steps changes the remaining tokens. */
+typedef struct tk_engine_sampler tk_engine_sampler;
+
+int tk_engine_sampler_new(tk_engine_model *m, tk_engine_sampler **out, tk_err *e);
+/* Drops unfinished requests and untaken results. Free it before its model. NULL is fine. */
+void tk_engine_sampler_free(tk_engine_sampler *s);
+/* Validate and queue (prefill happens in the next step). *id identifies it in take. On error
+ * nothing is queued. */
+int tk_engine_sampler_submit(tk_engine_sampler *s, const tk_engine_sample_request *req,
+                             uint64_t *id, tk_err *e);
+/* Prefill the queued requests (each gets its first token), then one decode step for every other
+ * running sequence. A failure that concerns one request (out of memory for its cache) finishes
+ * that request with the error and returns 0; a non-zero return means the sampler is unusable. */
+int tk_engine_sampler_step(tk_engine_sampler *s, tk_err *e);
+/* Requests submitted and not yet taken (queued, running or finished). */
+size_t tk_engine_sampler_pending(const tk_engine_sampler *s);
+/* Requests still queued or running (the loop condition). */
+size_t tk_engine_sampler_active(const tk_engine_sampler *s);
+/* Take one finished request, in completion order: false when none is finished. When true, *id
+ * is the request, *rc its outcome: 0 with *out filled (caller frees it), or a negative TK_E…
+ * code with the message in *e and *out zeroed. */
+bool tk_engine_sampler_take(tk_engine_sampler *s, uint64_t *id, int *rc,
+                            tk_engine_sample_result *out, tk_err *e);
+/* Stop a request (queued, running or finished-untaken) and drop it; TK_ENOTFOUND if unknown. */
+int tk_engine_sampler_cancel(tk_engine_sampler *s, uint64_t id, tk_err *e);
+
+/* Convenience: run one request to completion on a private sampler. */
+int tk_engine_sample(tk_engine_model *m, const tk_engine_sample_request *req,
+                     tk_engine_sample_result *out, tk_err *e);
+/* Run n requests together in one decode loop. rcs[i] / errs[i] (errs may be NULL) receive each
+ * request's outcome; outs[i] is filled when rcs[i] == 0. Returns 0 when the loop ran (even if some
+ * requests failed), else the sampler-level error. */
+int tk_engine_sample_batch(tk_engine_model *m, const tk_engine_sample_request *reqs, size_t n,
+                           tk_engine_sample_result *outs, int *rcs, tk_err *errs, tk_err *e);
+
+/* Weights used by decode: TK_ENGINE_F32 (default; the same numbers as forward) or
+ * TK_ENGINE_BF16 (a bf16 copy of every projection and the unembedding, half the bytes read per
+ * token, made on this call: +2 bytes per weight of memory; logits then differ from fp32 by bf16
+ * rounding of the weights, ~1e-2 relative). Prefill, forward and training always use fp32. */
+int tk_engine_model_set_decode_dtype(tk_engine_model *m, tk_engine_dtype dtype, tk_err *e);
+
+/* ============================================================================================= */
+/* Checkpoints: training state and sampler weights                                               */
+/* ============================================================================================= */
+
+/* A checkpoint is a directory:
+ *   adapter_model.safetensors   the LoRA weights, F32, PEFT key layout (loadable by PEFT as is)
+ *   adapter_config.json         PEFT's config (r, lora_alpha, target_modules, ...)
+ *   optimizer.safetensors       training state only: AdamW exp_avg / exp_avg_sq per tensor, and
+ *                               the gradient accumulator when a gradient was pending
+ *   tinkerc_checkpoint.json     metadata: kind, base model, model shape, LoRA config, step
+ * The directory is written under a temporary name beside it, every file fsynced, then renamed
+ * into place (and the parent fsynced): a crash leaves the old checkpoint or the new one, never a
+ * mix. Loading restores weights, moments, step and any pending gradient bit for bit, so the next
+ * forward_backward / optim_step equals never having saved. */
+typedef enum {
+    TK_ENGINE_CKPT_STATE = 1,      /* save_weights: adapter + AdamW state + step */
+    TK_ENGINE_CKPT_SAMPLER = 2,    /* save_weights_for_sampler: adapter only */
+} tk_engine_ckpt_kind;
+
+/* Write a's checkpoint to dir. base_model (the name the server was asked for; may be NULL) is
+ * recorded for weights_info. An existing dir is TK_EEXIST unless overwrite (then it is replaced:
+ * the old one is renamed aside, the new one renamed in, the old one removed). */
+int tk_engine_checkpoint_save(tk_engine_adapter *a, const char *dir, tk_engine_ckpt_kind kind,
+                              const char *base_model, bool overwrite, tk_err *e);
+
+/* weights_info: what a checkpoint (or any PEFT adapter directory) holds, without a model. */
+typedef struct tk_engine_ckpt_info {
+    tk_engine_ckpt_kind kind;      /* 0 for a plain PEFT directory */
+    char base_model[512];          /* "" when unknown */
+    tk_engine_lora_config lora;    /* rank, alpha, seed, flags and modules */
+    int64_t step;
+    bool has_optimizer;
+} tk_engine_ckpt_info;
+int tk_engine_checkpoint_info(const char *dir, tk_engine_ckpt_info *out, tk_err *e);
+
+/* A new adapter over m from a checkpoint or PEFT directory. with_optimizer: also restore the
+ * AdamW moments, step and pending gradient (TK_EINVAL when the directory has none); otherwise
+ * they start at zero. Shapes are checked against m: a mismatch is TK_EINVAL naming the tensor,
+ * its shape and the expected one. */
+int tk_engine_checkpoint_load(tk_engine_model *m, const char *dir, bool with_optimizer,
+                              tk_engine_adapter **out, tk_err *e);
+/* The same into an existing adapter (load_weights on a live model): the checkpoint's rank and
+ * modules must equal a's (TK_EINVAL otherwise); alpha is taken from the checkpoint. On error a
+ * is unchanged. */
+int tk_engine_checkpoint_load_into(tk_engine_adapter *a, const char *dir, bool with_optimizer,
+                                   tk_err *e);
+
+/* ============================================================================================= */
+/* PEFT interchange and merging                                                                  */
+/* ============================================================================================= */
+
+/* Export as a PEFT LoRA adapter directory (adapter_model.safetensors with keys
+ * "base_model.model.model.layers.N.self_attn.q_proj.lora_A.weight", "base_model.model.lm_head.
+ * lora_B.weight", ...; adapter_config.json with r, lora_alpha, target_modules). dtype F32, F16 or
+ * BF16. Files are written atomically into dir (created if missing). */
+int tk_engine_adapter_export_peft(const tk_engine_adapter *a, const char *dir,
+                                  const char *base_model, tk_engine_dtype dtype, tk_err *e);
+/* Import a PEFT adapter directory: tk_engine_checkpoint_load(m, dir, false, out, e). Accepts any
+ * lora_alpha, use_rslora, a subset of q/k/v/o/gate/up/down_proj and lm_head (a list, or
+ * "all-linear"), F32/F16/BF16 tensors, keys with or without ".default". Refused by name: DoRA,
+ * rank_pattern / alpha_pattern, layers_to_transform, embedding or bias adapters, unknown keys. */
+int tk_engine_adapter_import_peft(tk_engine_model *m, const char *dir, tk_engine_adapter **out,
+                                  tk_err *e);
+
+/* Write base + adapter merged (W + (alpha/r)·B·A for every wrapped module) as a standard HF model
+ * directory (config.json + model.safetensors in dtype). With tied embeddings and an lm_head
+ * adapter the output is untied (lm_head.weight written, tie_word_embeddings false). Needs a
+ * second copy of the weights in memory. */
+int tk_engine_adapter_merge_save(const tk_engine_adapter *a, const char *dir, tk_engine_dtype dtype,
+                                 tk_err *e);
 
 /* ============================================================================================= */
 /* Threads and diagnostics                                                                       */

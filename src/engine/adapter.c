@@ -12,9 +12,12 @@ void tk_engine_lora_config_default(tk_engine_lora_config *c) {
     c->train_attn = c->train_mlp = c->train_unembed = true;
 }
 
-static const char *const MOD_NAMES[TK_MODS_PER_LAYER] = {
+const char *const tk_lora_module_names[TK_MODS_PER_LAYER] = {
     "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
     "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj",
+};
+const char *const tk_lora_module_short[TK_MODS_PER_LAYER] = {
+    "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
 };
 
 /* in/out features of module j of a layer. */
@@ -37,12 +40,22 @@ int tk_engine_adapter_new(tk_engine_model *m, const tk_engine_lora_config *cfg, 
     if (cfg->rank < 1 || cfg->rank > 4096)
         return tk_err_set(e, TK_EINVAL, "lora_config.rank: %d is out of range [1, 4096]", cfg->rank);
     if (!isfinite(cfg->alpha)) return tk_err_set(e, TK_EINVAL, "lora_config.alpha: must be finite");
+    if (cfg->modules & ~(uint32_t)TK_ENGINE_LORA_ALL)
+        return tk_err_set(e, TK_EINVAL, "lora_config.modules: unknown bits 0x%x", cfg->modules & ~(uint32_t)TK_ENGINE_LORA_ALL);
+    uint32_t mask = cfg->modules;
+    if (!mask)
+        mask = (cfg->train_attn ? TK_ENGINE_LORA_ATTN : 0u) | (cfg->train_mlp ? TK_ENGINE_LORA_MLP : 0u)
+               | (cfg->train_unembed ? TK_ENGINE_LORA_LM_HEAD : 0u);
     const tk_engine_config *c = &m->cfg;
     tk_engine_adapter *a = calloc(1, sizeof *a);
     if (!a) return tk_err_set(e, TK_ENOMEM, "adapter: out of memory");
     a->model = m;
     a->cfg = *cfg;
     if (!(a->cfg.alpha > 0)) a->cfg.alpha = TK_ENGINE_LORA_ALPHA_DEFAULT;
+    a->cfg.modules = mask;
+    a->cfg.train_attn = (mask & TK_ENGINE_LORA_ATTN) != 0;
+    a->cfg.train_mlp = (mask & TK_ENGINE_LORA_MLP) != 0;
+    a->cfg.train_unembed = (mask & TK_ENGINE_LORA_LM_HEAD) != 0;
     a->scale = (float)(a->cfg.alpha / cfg->rank);
     size_t n_mods = (size_t)c->num_layers * TK_MODS_PER_LAYER + 1;
     a->mods = calloc(n_mods, sizeof *a->mods);
@@ -54,12 +67,12 @@ int tk_engine_adapter_new(tk_engine_model *m, const tk_engine_lora_config *cfg, 
     for (size_t i = 0; i < n_mods; i++) {
         tk_lora_mod *mod = &a->mods[i];
         if (i + 1 == n_mods) {
-            mod->on = cfg->train_unembed;
+            mod->on = (mask & TK_ENGINE_LORA_LM_HEAD) != 0;
             mod->in = c->hidden_size;
             mod->out = c->vocab_size;
         } else {
             int j = (int)(i % TK_MODS_PER_LAYER);
-            mod->on = j <= TK_MOD_O ? cfg->train_attn : cfg->train_mlp;
+            mod->on = (mask >> j) & 1u;   /* TK_ENGINE_LORA_Q.. follow the TK_MOD_* order */
             mod_dims(c, j, &mod->in, &mod->out);
         }
         if (mod->on) total += r * (size_t)mod->in + (size_t)mod->out * r;
@@ -92,7 +105,7 @@ int tk_engine_adapter_new(tk_engine_model *m, const tk_engine_lora_config *cfg, 
             if (i + 1 == n_mods) snprintf(nm, sizeof a->names[ti], "lm_head.%s.weight", which);
             else
                 snprintf(nm, sizeof a->names[ti], "model.layers.%zu.%s.%s.weight", i / TK_MODS_PER_LAYER,
-                         MOD_NAMES[i % TK_MODS_PER_LAYER], which);
+                         tk_lora_module_names[i % TK_MODS_PER_LAYER], which);
             tk_engine_tensor *t = &a->tensors[ti];
             t->name = nm;
             t->rows = ab ? mod->out : cfg->rank;
@@ -116,6 +129,10 @@ oom:
 
 void tk_engine_adapter_free(tk_engine_adapter *a) {
     if (!a) return;
+    if (a->busy > 0) {
+        tk_error("engine: tk_engine_adapter_free with %d sample request(s) in flight; leaking the adapter", a->busy);
+        return;
+    }
     if (a->model) a->model->n_adapters--;
     free(a->params);
     free(a->grads);

@@ -303,7 +303,8 @@ static void head(const pass *p, const tk_loss_spec *spec, bool backward, bool pr
 /* ---- the whole pass ----------------------------------------------------------------------- */
 
 int tk_model_run(tk_engine_model *m, tk_engine_adapter *a, const tk_packed_batch *pb, const tk_loss_spec *spec,
-                 bool backward, float *logprobs, float *losses, double *loss_sum, float *logits_out, tk_err *e) {
+                 bool backward, float *logprobs, float *losses, double *loss_sum, float *logits_out,
+                 const tk_run_hooks *hooks, tk_err *e) {
     const tk_engine_config *cfg = &m->cfg;
     if (backward && !a) return tk_err_set(e, TK_EINTERNAL, "backward without an adapter");
     layer_act *acts = calloc((size_t)cfg->num_layers, sizeof *acts);
@@ -349,8 +350,15 @@ int tk_model_run(tk_engine_model *m, tk_engine_adapter *a, const tk_packed_batch
     for (int l = 0; l < cfg->num_layers; l++) {
         float *x_out = l + 1 < cfg->num_layers ? acts[l + 1].x : b.xf;
         layer_forward(&p, l, x_out);
+        if (hooks && hooks->k_out) memcpy(hooks->k_out[l], acts[l].k, sizeof(float) * pb->T * (size_t)p.kd);
+        if (hooks && hooks->v_out) memcpy(hooks->v_out[l], acts[l].v, sizeof(float) * pb->T * (size_t)p.kd);
     }
     tk_rmsnorm_forward(b.nf, b.rstdf, b.xf, m->final_norm, pb->T, p.H, (float)cfg->rms_norm_eps);
+    if (hooks && hooks->final_hidden) {
+        memcpy(hooks->final_hidden, b.nf, sizeof(float) * pb->T * H);
+        free(acts);
+        return 0;
+    }
     bool propagate = backward && (a->cfg.train_attn || a->cfg.train_mlp);
     head(&p, spec, backward, propagate, logprobs, logits_out);
     double sum = 0;
@@ -380,7 +388,7 @@ static int run_request(tk_engine_model *m, tk_engine_adapter *a, const tk_engine
     tk_packed_batch pb;
     rc = tk_pack_request(m, req, &spec, &pb, e);
     if (rc) return rc;
-    rc = tk_model_run(m, a, &pb, &spec, backward, out->logprobs, out->elementwise_loss, &out->loss_sum, NULL, e);
+    rc = tk_model_run(m, a, &pb, &spec, backward, out->logprobs, out->elementwise_loss, &out->loss_sum, NULL, NULL, e);
     tk_packed_free(&pb);
     return rc;
 }
@@ -408,7 +416,7 @@ int tk_engine_logits(tk_engine_model *m, tk_engine_adapter *a, const int32_t *to
     if (!rc) rc = tk_pack_request(m, &req, &spec, &pb, e);
     double sum;
     if (!rc) {
-        rc = tk_model_run(m, a, &pb, &spec, false, lp, NULL, &sum, logits, e);
+        rc = tk_model_run(m, a, &pb, &spec, false, lp, NULL, &sum, logits, NULL, e);
         tk_packed_free(&pb);
     }
     free(w);

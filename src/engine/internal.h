@@ -49,6 +49,9 @@ struct tk_engine_model {
     size_t n_entries;
     tk_workspace ws;
     int n_adapters;
+    int n_samplers;
+    /* decode weights: NULL (use the fp32 ones) or bf16 copies, see decode.c */
+    struct tk_decode_weights *dec;
 };
 
 /* config.json text as transformers writes it (appended to out). */
@@ -78,6 +81,7 @@ struct tk_engine_adapter {
     size_t n_tensors;
     int64_t step;
     int64_t pending_tokens;
+    int busy;                 /* sample requests in flight that borrow this adapter */
 };
 
 /* ---- forward / backward -------------------------------------------------------------------- */
@@ -113,14 +117,32 @@ void tk_packed_free(tk_packed_batch *pb);
 void tk_loss_token(const tk_loss_spec *s, float lp, size_t t, const tk_packed_batch *pb, float *loss,
                    float *dlp);
 
+/* Optional extras of a forward-only pass (prefill for sampling). */
+typedef struct tk_run_hooks {
+    float *const *k_out;      /* per layer: [T, kd] keys after norm and RoPE (NULL: not kept) */
+    float *const *v_out;      /* per layer: [T, kd] values */
+    float *final_hidden;      /* [T, H] output of the final norm; when set the head and the loss
+                                 are skipped (spec, logprobs and loss_sum may be NULL) */
+} tk_run_hooks;
+
 /* The whole pass. When backward is true, adapter gradients are accumulated. logits_out, when not
- * NULL, receives the full [T, V] logits (tests only). */
+ * NULL, receives the full [T, V] logits (tests only). hooks may be NULL. */
 int tk_model_run(tk_engine_model *m, tk_engine_adapter *a, const tk_packed_batch *pb,
                  const tk_loss_spec *spec, bool backward, float *logprobs, float *losses,
-                 double *loss_sum, float *logits_out, tk_err *e);
+                 double *loss_sum, float *logits_out, const tk_run_hooks *hooks, tk_err *e);
 
 /* Test hook: full logits [T, V] for a single sequence of tokens with an optional adapter. */
 int tk_engine_logits(tk_engine_model *m, tk_engine_adapter *a, const int32_t *tokens, size_t n,
                      float *logits, tk_err *e);
+
+/* ---- sampling internals (sample.c, decode.c, sampling.c) -------------------------------------- */
+
+struct tk_decode_weights;
+void tk_decode_weights_free(struct tk_decode_weights *d);
+
+/* Shared by the checkpoint and PEFT code: the module-name suffix of module j of a layer
+ * ("self_attn.q_proj") and the PEFT short name ("q_proj"). */
+extern const char *const tk_lora_module_names[TK_MODS_PER_LAYER];
+extern const char *const tk_lora_module_short[TK_MODS_PER_LAYER];
 
 #endif

@@ -66,6 +66,30 @@ void tk_attention_backward(float *dq, float *dk, float *dv, const float *datt, c
 void tk_attention_backward_naive(float *dq, float *dk, float *dv, const float *datt, const float *q, const float *k,
                                  const float *v, const tk_attn_shape *s);
 
+/* ---- decode (kernels_decode.c) ---- */
+
+/* One sequence's cached keys/values at one layer: positions [0, n0) in segment 0 (the prompt,
+ * shared by the request's samples), then [n0, n0 + n1) in segment 1 (its generated tokens). Rows
+ * have stride kv_heads·head_dim. */
+typedef struct tk_kv_rows {
+    const float *k0, *v0;
+    int32_t n0;
+    const float *k1, *v1;
+    int32_t n1;
+} tk_kv_rows;
+/* scratch: tk_attention_decode_scratch_floats(max_len) floats per OpenMP thread, max_len >= every
+ * n0 + n1. att [B, nh*hd] overwritten; q [B, nh*hd] one query per sequence. */
+size_t tk_attention_decode_scratch_floats(int32_t max_len);
+void tk_attention_decode(float *att, const float *q, const tk_kv_rows *kv, int B, int nh, int nkv, int hd,
+                         int32_t max_len, float *scratch);
+void tk_attention_decode_naive(float *att, const float *q, const tk_kv_rows *kv, int B, int nh, int nkv, int hd);
+
+/* out[T,N] = in[T,K]·W[N,K]ᵀ with W stored as bf16 bit patterns (overwrites out). */
+void tk_matmul_bf16(float *out, const float *in, const uint16_t *W, int T, int K, int N);
+void tk_matmul_bf16_naive(float *out, const float *in, const uint16_t *W, int T, int K, int N);
+/* out[N] = W[N,K]·x (fp32, sgemv). */
+void tk_matvec(float *out, const float *x, const float *W, int K, int N);
+
 int tk_kernel_threads(void);
 
 #endif

@@ -84,10 +84,12 @@ int tk_model_alloc(const tk_engine_config *cfg, tk_engine_model **out, tk_err *e
 
 void tk_engine_model_free(tk_engine_model *m) {
     if (!m) return;
-    if (m->n_adapters > 0) {
-        tk_error("engine: tk_engine_model_free with %d live adapter(s); leaking the model", m->n_adapters);
+    if (m->n_adapters > 0 || m->n_samplers > 0) {
+        tk_error("engine: tk_engine_model_free with %d live adapter(s) and %d sampler(s); leaking the model",
+                 m->n_adapters, m->n_samplers);
         return;
     }
+    tk_decode_weights_free(m->dec);
     free(m->params);
     free(m->layers);
     free(m->entries);

@@ -155,10 +155,80 @@ static void test_attention(void **state) {
     attention_case(c, 1, 8, 1, 8);     /* one kv head for all */
 }
 
+
+/* Decode attention: against its naive twin, and against the full causal attention's last rows
+ * (the prompt/generated split of the cache must not matter). */
+static void test_attention_decode(void **state) {
+    tk_rng r;
+    tk_rng_seed(&r, 11);
+    const int nh = 4, nkv = 2, hd = 16, qd = nh * hd, kd = nkv * hd, B = 3;
+    const int32_t n0[3] = {5, 1, 70}, n1[3] = {1, 9, 3};
+    tk_kv_rows kv[3];
+    float *q = rnd(&r, (size_t)B * qd, 1), *bufs[3][4];
+    int32_t max_len = 0;
+    for (int b = 0; b < B; b++) {
+        bufs[b][0] = rnd(&r, (size_t)n0[b] * kd, 1);
+        bufs[b][1] = rnd(&r, (size_t)n0[b] * kd, 1);
+        bufs[b][2] = rnd(&r, (size_t)n1[b] * kd, 1);
+        bufs[b][3] = rnd(&r, (size_t)n1[b] * kd, 1);
+        kv[b] = (tk_kv_rows){bufs[b][0], bufs[b][1], n0[b], bufs[b][2], bufs[b][3], n1[b]};
+        if (n0[b] + n1[b] > max_len) max_len = n0[b] + n1[b];
+    }
+    float *a = malloc(sizeof(float) * B * qd), *want = malloc(sizeof(float) * B * qd);
+    float *scratch = malloc(sizeof(float) * tk_attention_decode_scratch_floats(max_len) * (size_t)tk_kernel_threads());
+    tk_attention_decode(a, q, kv, B, nh, nkv, hd, max_len, scratch);
+    tk_attention_decode_naive(want, q, kv, B, nh, nkv, hd);
+    check_close("attention_decode", a, want, (size_t)B * qd, 1e-5, 1e-6);
+    /* row b as the last query of a causal sequence of n0 + n1 tokens */
+    for (int b = 0; b < B; b++) {
+        int n = n0[b] + n1[b];
+        float *Q = calloc((size_t)n * qd, 4), *K = malloc((size_t)n * kd * 4), *Vv = malloc((size_t)n * kd * 4),
+              *O = malloc((size_t)n * qd * 4);
+        memcpy(Q + (size_t)(n - 1) * qd, q + (size_t)b * qd, sizeof(float) * qd);
+        memcpy(K, bufs[b][0], (size_t)n0[b] * kd * 4);
+        memcpy(K + (size_t)n0[b] * kd, bufs[b][2], (size_t)n1[b] * kd * 4);
+        memcpy(Vv, bufs[b][1], (size_t)n0[b] * kd * 4);
+        memcpy(Vv + (size_t)n0[b] * kd, bufs[b][3], (size_t)n1[b] * kd * 4);
+        int32_t starts[2] = {0, n};
+        tk_attn_shape sh = {nh, nkv, hd, starts, 1, n};
+        tk_attention_forward_naive(O, Q, K, Vv, &sh);
+        check_close("attention_decode vs causal", a + (size_t)b * qd, O + (size_t)(n - 1) * qd, qd, 1e-5, 1e-6);
+        free(Q); free(K); free(Vv); free(O);
+        for (int i = 0; i < 4; i++) free(bufs[b][i]);
+    }
+    free(q); free(a); free(want); free(scratch);
+}
+
+/* bf16-weight products (register path below 4 rows, widened-tile sgemm from 4) and sgemv. */
+static void test_matmul_bf16(void **state) {
+    tk_rng r;
+    tk_rng_seed(&r, 12);
+    const int shapes[][3] = {{1, 64, 40}, {1, 37, 9}, {3, 1024, 70}, {4, 96, 33}, {17, 300, 130}};
+    for (size_t s = 0; s < 5; s++) {
+        int T = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+        float *in = rnd(&r, (size_t)T * K, 1), *Wf = rnd(&r, (size_t)N * K, 0.1);
+        uint16_t *W = malloc(sizeof(uint16_t) * (size_t)N * K);
+        for (size_t i = 0; i < (size_t)N * K; i++) W[i] = tk_f32_to_bf16(Wf[i]);
+        float *a = malloc(sizeof(float) * (size_t)T * N), *b = malloc(sizeof(float) * (size_t)T * N);
+        tk_matmul_bf16(a, in, W, T, K, N);
+        tk_matmul_bf16_naive(b, in, W, T, K, N);
+        check_close("matmul_bf16", a, b, (size_t)T * N, 1e-5, 1e-6);
+        if (T == 1) {
+            float *c = malloc(sizeof(float) * N), *d = malloc(sizeof(float) * N);
+            tk_matvec(c, in, Wf, K, N);
+            tk_matmul_forward_naive(d, in, Wf, 1, K, N, 1.0f, false);
+            check_close("matvec", c, d, (size_t)N, 1e-5, 1e-6);
+            free(c); free(d);
+        }
+        free(in); free(Wf); free(W); free(a); free(b);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matmul), cmocka_unit_test(test_rmsnorm), cmocka_unit_test(test_swiglu),
         cmocka_unit_test(test_rope), cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_attention_decode), cmocka_unit_test(test_matmul_bf16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,205 @@
+/* Decode kernels: attention of one new query per sequence over its cached keys and values, and
+ * matrix products with bf16-stored weights. Each has a naive double-precision twin for the tests. */
+#include "kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
+/* ---- attention over a KV cache ------------------------------------------------------------- */
+
+size_t tk_attention_decode_scratch_floats(int32_t max_len) { return (size_t)(max_len > 0 ? max_len : 1); }
+
+/* keys of row b, position j: segment 0 (the prompt) then segment 1 (generated so far) */
+static inline const float *key_at(const tk_kv_rows *r, int32_t j, int kd) {
+    return j < r->n0 ? r->k0 + (size_t)j * kd : r->k1 + (size_t)(j - r->n0) * kd;
+}
+static inline const float *val_at(const tk_kv_rows *r, int32_t j, int kd) {
+    return j < r->n0 ? r->v0 + (size_t)j * kd : r->v1 + (size_t)(j - r->n0) * kd;
+}
+
+void tk_attention_decode(float *att, const float *q, const tk_kv_rows *kv, int B, int nh, int nkv, int hd,
+                         int32_t max_len, float *scratch) {
+    const int grp = nh / nkv, qd = nh * hd, kd = nkv * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    const size_t per_thread = tk_attention_decode_scratch_floats(max_len);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int task = 0; task < B * nh; task++) {
+        int b = task / nh, h = task % nh, g = h / grp;
+        const tk_kv_rows *r = &kv[b];
+        const int32_t n = r->n0 + r->n1;
+        float *s = scratch + (size_t)omp_get_thread_num() * per_thread;
+        const float *qh = q + (size_t)b * qd + h * hd;
+        float mx = -INFINITY;
+        for (int32_t j = 0; j < n; j++) {
+            const float *kj = key_at(r, j, kd) + g * hd;
+            float d = 0.0f;
+            for (int c = 0; c < hd; c++) d += qh[c] * kj[c];
+            s[j] = d * scale;
+            mx = s[j] > mx ? s[j] : mx;
+        }
+        float sum = 0.0f;
+        for (int32_t j = 0; j < n; j++) {
+            s[j] = expf(s[j] - mx);
+            sum += s[j];
+        }
+        float inv = 1.0f / sum;
+        float *o = att + (size_t)b * qd + h * hd;
+        memset(o, 0, sizeof(float) * hd);
+        for (int32_t j = 0; j < n; j++) {
+            const float *vj = val_at(r, j, kd) + g * hd;
+            float p = s[j] * inv;
+            for (int c = 0; c < hd; c++) o[c] += p * vj[c];
+        }
+    }
+}
+
+void tk_attention_decode_naive(float *att, const float *q, const tk_kv_rows *kv, int B, int nh, int nkv, int hd) {
+    const int grp = nh / nkv, qd = nh * hd, kd = nkv * hd;
+    for (int b = 0; b < B; b++) {
+        const tk_kv_rows *r = &kv[b];
+        const int32_t n = r->n0 + r->n1;
+        double *s = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+        for (int h = 0; h < nh; h++) {
+            int g = h / grp;
+            const float *qh = q + (size_t)b * qd + h * hd;
+            double mx = -INFINITY, sum = 0;
+            for (int32_t j = 0; j < n; j++) {
+                double d = 0;
+                for (int c = 0; c < hd; c++) d += (double)qh[c] * key_at(r, j, kd)[g * hd + c];
+                s[j] = d / sqrt((double)hd);
+                if (s[j] > mx) mx = s[j];
+            }
+            for (int32_t j = 0; j < n; j++) sum += s[j] = exp(s[j] - mx);
+            for (int c = 0; c < hd; c++) {
+                double acc = 0;
+                for (int32_t j = 0; j < n; j++) acc += s[j] / sum * val_at(r, j, kd)[g * hd + c];
+                att[(size_t)b * qd + h * hd + c] = (float)acc;
+            }
+        }
+        free(s);
+    }
+}
+
+/* ---- bf16 weights --------------------------------------------------------------------------- */
+
+static inline float bf16_f32(uint16_t b) {
+    uint32_t u = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+#ifdef __AVX2__
+static inline __m256 bf16x8(const uint16_t *p) {
+    __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+#endif
+
+/* out[t, n0..n0+4) for every t: four weight rows at a time (the rows stay in L1 across t). */
+static void rows4(float *out, const float *in, const uint16_t *W, int T, int K, int N, int n0) {
+    const uint16_t *w0 = W + (size_t)n0 * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
+    for (int t = 0; t < T; t++) {
+        const float *x = in + (size_t)t * K;
+        int k = 0;
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#ifdef __AVX2__
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (; k + 8 <= K; k += 8) {
+            __m256 xv = _mm256_loadu_ps(x + k);
+            a0 = _mm256_fmadd_ps(bf16x8(w0 + k), xv, a0);
+            a1 = _mm256_fmadd_ps(bf16x8(w1 + k), xv, a1);
+            a2 = _mm256_fmadd_ps(bf16x8(w2 + k), xv, a2);
+            a3 = _mm256_fmadd_ps(bf16x8(w3 + k), xv, a3);
+        }
+        s0 = hsum8(a0);
+        s1 = hsum8(a1);
+        s2 = hsum8(a2);
+        s3 = hsum8(a3);
+#endif
+        for (; k < K; k++) {
+            s0 += bf16_f32(w0[k]) * x[k];
+            s1 += bf16_f32(w1[k]) * x[k];
+            s2 += bf16_f32(w2[k]) * x[k];
+            s3 += bf16_f32(w3[k]) * x[k];
+        }
+        float *o = out + (size_t)t * N + n0;
+        o[0] = s0;
+        o[1] = s1;
+        o[2] = s2;
+        o[3] = s3;
+    }
+}
+
+static void row1(float *out, const float *in, const uint16_t *W, int T, int K, int N, int n) {
+    const uint16_t *w = W + (size_t)n * K;
+    for (int t = 0; t < T; t++) {
+        const float *x = in + (size_t)t * K;
+        float s = 0;
+        for (int k = 0; k < K; k++) s += bf16_f32(w[k]) * x[k];
+        out[(size_t)t * N + n] = s;
+    }
+}
+
+/* Below this many rows the product is bandwidth-bound: widen in registers. From it on, widen a
+ * tile of weight rows once into fp32 and let a single-threaded sgemm use it for every row. */
+#define BF16_GEMM_ROWS 4
+
+void tk_matmul_bf16(float *out, const float *in, const uint16_t *W, int T, int K, int N) {
+    if (T <= 0 || N <= 0) return;
+    if (T < BF16_GEMM_ROWS) {
+        int n4 = N / 4;
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < n4; i++) rows4(out, in, W, T, K, N, 4 * i);
+        for (int n = 4 * n4; n < N; n++) row1(out, in, W, T, K, N, n);
+        return;
+    }
+    int nb = 32768 / (K > 0 ? K : 1);
+    nb = nb < 8 ? 8 : nb > 256 ? 256 : nb;
+    int n_tiles = (N + nb - 1) / nb;
+#pragma omp parallel
+    {
+        float *tile = malloc(sizeof(float) * (size_t)nb * (size_t)K);
+        float *tmp = malloc(sizeof(float) * (size_t)T * (size_t)nb);
+#pragma omp for schedule(static)
+        for (int ti = 0; ti < n_tiles; ti++) {
+            int n0 = ti * nb, rows = n0 + nb <= N ? nb : N - n0;
+            if (!tile || !tmp) {   /* out of memory: the slow path gives the same sums' order per row */
+                for (int n = n0; n < n0 + rows; n++) row1(out, in, W, T, K, N, n);
+                continue;
+            }
+            const uint16_t *w = W + (size_t)n0 * K;
+            for (size_t i = 0; i < (size_t)rows * K; i++) tile[i] = bf16_f32(w[i]);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, rows, K, 1.0f, in, K, tile, K, 0.0f, tmp, rows);
+            for (int t = 0; t < T; t++) memcpy(out + (size_t)t * N + n0, tmp + (size_t)t * rows, sizeof(float) * rows);
+        }
+        free(tile);
+        free(tmp);
+    }
+}
+
+void tk_matmul_bf16_naive(float *out, const float *in, const uint16_t *W, int T, int K, int N) {
+    for (int t = 0; t < T; t++)
+        for (int n = 0; n < N; n++) {
+            double s = 0;
+            for (int k = 0; k < K; k++) s += (double)in[(size_t)t * K + k] * bf16_f32(W[(size_t)n * K + k]);
+            out[(size_t)t * N + n] = (float)s;
+        }
+}
+
+/* y[N] = W[N,K]·x[K] for fp32 weights: sgemv (streams W once; sgemm with M = 1 may pack it). */
+void tk_matvec(float *out, const float *x, const float *W, int K, int N) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0f, W, K, x, 1, 0.0f, out, 1);
+}
