@@ -3,13 +3,17 @@
 
 #include <stddef.h>
 
+int tk_cmd_export(int argc, char **argv);
 int tk_cmd_model(int argc, char **argv);
+int tk_cmd_sample(int argc, char **argv);
 int tk_cmd_serve(int argc, char **argv);
 int tk_cmd_tokenize(int argc, char **argv);
 int tk_cmd_version(int argc, char **argv);
 
 const tk_cli_command tk_cli_commands[] = {
+    {"export", "write an adapter as a PEFT adapter, or merged into its base model", tk_cmd_export},
     {"model", "create local models (model init: a seeded random HF model)", tk_cmd_model},
+    {"sample", "generate from a local model (and adapter) on the engine", tk_cmd_sample},
     {"serve", "serve the Tinker API on this machine", tk_cmd_serve},
     {"tokenize", "text to token ids and back with a model's tokenizer", tk_cmd_tokenize},
     {"version", "print the tinkerc version", tk_cmd_version},
