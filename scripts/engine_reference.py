@@ -26,7 +26,8 @@ no scaled_dot_product_attention). It writes the committed fixtures under tests/d
                                    conversion tests
 
 Run: /usr/bin/python3 scripts/engine_reference.py [--out tests/data/engine]
-Also used by bench/engine (--bench) to time the same step in PyTorch.
+Also used by bench/engine (--bench) to time the same step in PyTorch, and by bench/sample
+(--bench-decode) to time a PyTorch KV-cache decoder on the same shape.
 """
 import argparse
 import json
@@ -614,18 +615,92 @@ def bench(args):
                       "parallel": [x.strip() for x in cfg if "OpenMP" in x or "threads" in x][:3]}))
 
 
+def bench_decode(args):
+    """KV-cache decode in PyTorch on the same shape: preallocated caches, F.linear projections,
+    greedy choice; times args.iters decode steps at batch args.batch after a args.prompt-token
+    prefill. Prints one JSON line."""
+    torch.set_num_threads(args.threads)
+    F = torch.nn.functional
+    c = {"vocab_size": args.vocab, "hidden_size": args.hidden, "intermediate_size": args.intermediate,
+         "num_hidden_layers": args.layers, "num_attention_heads": args.heads, "num_key_value_heads": args.kv_heads,
+         "head_dim": args.head_dim, "rms_norm_eps": 1e-6, "rope_theta": 1e6, "rope_scaling": None,
+         "tie_word_embeddings": True, "model_type": "qwen3"}
+    g = torch.Generator().manual_seed(0)
+    w = {}
+    for wn, shape in weight_shapes(c):
+        w[wn] = torch.ones(shape) if len(shape) == 1 else (torch.rand(shape, generator=g) - 0.5) * 0.07
+    B, L, H, nh, nkv, hd = args.batch, args.layers, args.hidden, args.heads, args.kv_heads, args.head_dim
+    eps, n_max = 1e-6, args.prompt + args.iters + 2
+    inv = inv_freq(c)
+    freqs = torch.outer(torch.arange(n_max).float(), inv)
+    emb = torch.cat((freqs, freqs), -1)
+    cos_t, sin_t = emb.cos(), emb.sin()
+    kc = torch.zeros(L, B, nkv, n_max, hd)
+    vc = torch.zeros(L, B, nkv, n_max, hd)
+    head = w["model.embed_tokens.weight"]
+
+    def step(tokens, pos0):  # tokens [B, T] fed at positions pos0.. ; returns last logits [B, V]
+        T = tokens.shape[1]
+        x = w["model.embed_tokens.weight"][tokens]
+        cos, sin = cos_t[pos0:pos0 + T], sin_t[pos0:pos0 + T]
+        for l in range(L):
+            p = f"model.layers.{l}."
+            h = rmsnorm(x, w[p + "input_layernorm.weight"], eps)
+            q = F.linear(h, w[p + "self_attn.q_proj.weight"]).view(B, T, nh, hd)
+            k = F.linear(h, w[p + "self_attn.k_proj.weight"]).view(B, T, nkv, hd)
+            v = F.linear(h, w[p + "self_attn.v_proj.weight"]).view(B, T, nkv, hd)
+            q = rmsnorm(q, w[p + "self_attn.q_norm.weight"], eps)
+            k = rmsnorm(k, w[p + "self_attn.k_norm.weight"], eps)
+            q = q * cos[None, :, None] + rotate_half(q) * sin[None, :, None]
+            k = k * cos[None, :, None] + rotate_half(k) * sin[None, :, None]
+            kc[l, :, :, pos0:pos0 + T] = k.transpose(1, 2)
+            vc[l, :, :, pos0:pos0 + T] = v.transpose(1, 2)
+            K = kc[l, :, :, :pos0 + T].repeat_interleave(nh // nkv, dim=1)
+            Vv = vc[l, :, :, :pos0 + T].repeat_interleave(nh // nkv, dim=1)
+            s = q.transpose(1, 2) @ K.transpose(-1, -2) / math.sqrt(hd)   # [B, nh, T, n]
+            if T > 1:
+                s = s + torch.full((T, pos0 + T), float("-inf")).triu(pos0 + 1)
+            att = (s.softmax(-1) @ Vv).transpose(1, 2).reshape(B, T, nh * hd)
+            x = x + F.linear(att, w[p + "self_attn.o_proj.weight"])
+            h = rmsnorm(x, w[p + "post_attention_layernorm.weight"], eps)
+            x = x + F.linear(F.silu(F.linear(h, w[p + "mlp.gate_proj.weight"])) * F.linear(h, w[p + "mlp.up_proj.weight"]),
+                             w[p + "mlp.down_proj.weight"])
+        x = rmsnorm(x[:, -1], w["model.norm.weight"], eps)
+        return F.linear(x, head)
+
+    with torch.no_grad():
+        prompt = torch.tensor([(i * 7919 + 13) % args.vocab for i in range(args.prompt)]).repeat(B, 1)
+        t0 = time.perf_counter()
+        tok = step(prompt, 0).argmax(-1)
+        t_prefill = time.perf_counter() - t0
+        times = []
+        for i in range(args.iters):
+            t1 = time.perf_counter()
+            tok = step(tok[:, None], args.prompt + i).argmax(-1)
+            times.append(time.perf_counter() - t1)
+    per = sum(times) / len(times)
+    blas = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
+    print(json.dumps({"batch": B, "step_s": per, "best_step_s": min(times), "tokens_per_s": B / per,
+                      "prefill_s": t_prefill, "threads": torch.get_num_threads(), "blas": blas,
+                      "torch": torch.__version__}))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "data", "engine"))
     ap.add_argument("--bench", action="store_true")
+    ap.add_argument("--bench-decode", action="store_true")
     ap.add_argument("--arch", default="qwen3")
     for k, v in (("layers", 2), ("hidden", 32), ("heads", 4), ("kv-heads", 2), ("head-dim", 8),
                  ("intermediate", 64), ("vocab", 128), ("tokens", 512), ("rank", 32), ("threads", 2),
-                 ("iters", 3), ("warmup", 1)):
+                 ("iters", 3), ("warmup", 1), ("batch", 1), ("prompt", 16)):
         ap.add_argument("--" + k, type=int, default=v)
     args = ap.parse_args()
     if args.bench:
         bench(args)
+        return
+    if args.bench_decode:
+        bench_decode(args)
         return
     torch.manual_seed(0)
     os.makedirs(args.out, exist_ok=True)

@@ -64,10 +64,13 @@ static int cand_cmp(const void *a, const void *b) {
 
 static bool is_greedy(const tk_choice_params *p) { return !(p->temperature >= TK_ENGINE_GREEDY_TEMPERATURE); }
 
-/* weights into w[]; returns nothing (max weight is exactly 1) */
+/* weights into w[] (the max weight is exactly 1). Each element is independent, so splitting the
+ * vocabulary over threads changes no bit; inside the decode loop's per-row parallel region this
+ * runs on the calling thread only. */
 static void weights(const float *z, int32_t V, double T, double *w) {
     float mx = z[0];
     for (int32_t j = 1; j < V; j++) mx = z[j] > mx ? z[j] : mx;
+#pragma omp parallel for schedule(static) if (V >= 16384)
     for (int32_t j = 0; j < V; j++) w[j] = exp(((double)z[j] - (double)mx) / T);
 }
 
