@@ -1,7 +1,9 @@
 /*
  * tinkerc/engine.h — the local model math: Hugging Face Llama 3 / Qwen3 models on the CPU in fp32,
  * LoRA adapters over a shared base model, forward and forward_backward with the five Tinker losses,
- * and AdamW. Depends only on the base layer.
+ * AdamW, sampling with a KV cache (many requests, each with its own adapter, in one decode loop),
+ * prompt logprobs, checkpoints (training state / sampler weights) and PEFT adapters in and out.
+ * Depends only on the base layer. docs/ENGINE.md has an API tour for the server.
  *
  * Typical use (the loopback server's single worker thread):
  *
@@ -13,9 +15,13 @@
  *   tk_engine_optim_step(a, &adam, NULL, &e);        // AdamW, then the accumulator is zeroed
  *   tk_engine_adapter_free(a); tk_engine_model_free(m);
  *
+ *   sampling: tk_engine_sampler_new / _submit / _step / _take (or tk_engine_sample)
+ *   checkpoints: tk_engine_checkpoint_save / _load / _load_into / _info
+ *
  * Ownership: a model owns its weights and a scratch workspace; an adapter owns its LoRA weights,
- * gradient accumulator and AdamW moments, and borrows its model (free every adapter of a model
- * before the model). Request arrays are borrowed for the duration of a call only.
+ * gradient accumulator and AdamW moments, and borrows its model (free every adapter and sampler
+ * of a model before the model). Request arrays are borrowed for the duration of a call only,
+ * except what a sampler request says it borrows.
  *
  * Thread safety: none inside one model. Every call on a model or on any of its adapters must be
  * serialised by the caller (one worker thread). Different models are independent. The engine

@@ -57,8 +57,13 @@ void tk_matmul_backward_weight_naive(float *dW, const float *dout, const float *
 
 /* ---- RMSNorm --------------------------------------------------------------------------------- */
 
+/* Below this many elements a row-wise kernel runs on the calling thread: a parallel region costs
+ * more than the work (decode steps call these on a few rows). Each row is computed by the same
+ * code either way, so the results do not change. */
+#define PAR_MIN 32768
+
 void tk_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, size_t T, int C, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (T * (size_t)C >= PAR_MIN)
     for (size_t t = 0; t < T; t++) {
         const float *xr = x + t * C;
         float *o = out + t * C;
@@ -138,7 +143,7 @@ void tk_rope_tables(float *cos_t, float *sin_t, int n_pos, int hd, const tk_rope
 static void rope_apply(float *x, size_t T, int n_heads, int hd, const int32_t *pos, const float *cos_t,
                        const float *sin_t, float sign) {
     int half = hd / 2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (T * (size_t)n_heads * (size_t)hd >= PAR_MIN)
     for (size_t t = 0; t < T; t++) {
         const float *c = cos_t + (size_t)pos[t] * half, *s = sin_t + (size_t)pos[t] * half;
         for (int h = 0; h < n_heads; h++) {
@@ -165,7 +170,7 @@ void tk_rope_backward(float *dx, size_t T, int n_heads, int hd, const int32_t *p
 /* ---- SwiGLU ---------------------------------------------------------------------------------- */
 
 void tk_swiglu_forward(float *h, const float *g, const float *u, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float sg = 1.0f / (1.0f + expf(-g[i]));
         h[i] = g[i] * sg * u[i];

@@ -28,7 +28,8 @@ void tk_attention_decode(float *att, const float *q, const tk_kv_rows *kv, int B
     const int grp = nh / nkv, qd = nh * hd, kd = nkv * hd;
     const float scale = 1.0f / sqrtf((float)hd);
     const size_t per_thread = tk_attention_decode_scratch_floats(max_len);
-#pragma omp parallel for schedule(dynamic, 1)
+    const bool par = (size_t)B * (size_t)nh * (size_t)max_len * (size_t)hd >= 65536;
+#pragma omp parallel for schedule(dynamic, 1) if (par)
     for (int task = 0; task < B * nh; task++) {
         int b = task / nh, h = task % nh, g = h / grp;
         const tk_kv_rows *r = &kv[b];
@@ -161,7 +162,7 @@ void tk_matmul_bf16(float *out, const float *in, const uint16_t *W, int T, int K
     if (T <= 0 || N <= 0) return;
     if (T < BF16_GEMM_ROWS) {
         int n4 = N / 4;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * (size_t)K >= 65536)
         for (int i = 0; i < n4; i++) rows4(out, in, W, T, K, N, 4 * i);
         for (int n = 4 * n4; n < N; n++) row1(out, in, W, T, K, N, n);
         return;
