@@ -1,8 +1,8 @@
 /* KV-cache decode: one token per sequence per step, all sequences in one pass over the weights.
  *
  * Every projection is one product over the B rows with the shared base weights (sgemv at B = 1,
- * where decode is bound by memory bandwidth; sgemm above; or the bf16 kernel when the model keeps
- * bf16 decode weights), then each run of rows with the same adapter adds its LoRA term. Norms,
+ * where decode is bound by memory bandwidth; a few-row kernel up to 32 rows; sgemm above; or the
+ * bf16 kernel when the model keeps bf16 decode weights), then each run of rows with the same adapter adds its LoRA term. Norms,
  * RoPE and SwiGLU are the training kernels on B rows; attention reads each sequence's cached
  * keys: the prompt's (shared by the samples of a request) then its own generated ones. */
 #include "decode.h"
@@ -129,6 +129,16 @@ typedef struct step_ctx {
     float *lu;                /* [B, r_max] */
 } step_ctx;
 
+/* Rows at or below which the few-row kernel beats sgemm (which repacks the whole weight matrix
+ * on every call: three passes over memory where one suffices). */
+#define FEW_ROWS 32
+
+static void fp32_product(float *y, const float *x, const float *W, int B, int in, int out) {
+    if (B == 1) tk_matvec(y, x, W, in, out);
+    else if (B <= FEW_ROWS) tk_matmul_few(y, x, W, B, in, out);
+    else tk_matmul_forward(y, x, W, B, in, out, 1.0f, false);
+}
+
 static void lora_runs(const step_ctx *c, int mod_index, const float *x, float *y, int in, int out) {
     for (int r0 = 0; r0 < c->B;) {
         const tk_engine_adapter *a = c->seqs[r0].adapter;
@@ -148,8 +158,7 @@ static void linear(const step_ctx *c, int l, int j, const float *x, float *y) {
     int in, out;
     dims(&c->m->cfg, j, &in, &out);
     if (c->m->dec) tk_matmul_bf16(y, x, c->m->dec->w[(size_t)l * TK_MODS_PER_LAYER + j], c->B, in, out);
-    else if (c->B == 1) tk_matvec(y, x, base_weight(c->m, l, j), in, out);
-    else tk_matmul_forward(y, x, base_weight(c->m, l, j), c->B, in, out, 1.0f, false);
+    else fp32_product(y, x, base_weight(c->m, l, j), c->B, in, out);
     lora_runs(c, l * TK_MODS_PER_LAYER + j, x, y, in, out);
 }
 
@@ -256,8 +265,7 @@ int tk_decode_step(tk_engine_model *m, const tk_decode_seq *seqs, int B, float *
     tk_rmsnorm_forward(n1, rstd, x, m->final_norm, Bz, H, eps);
     /* unembedding: base product for all rows, then each adapter run's lm_head LoRA */
     if (m->dec) tk_matmul_bf16(logits, n1, m->dec->lm_head, B, H, V);
-    else if (B == 1) tk_matvec(logits, n1, m->lm_head, H, V);
-    else tk_matmul_forward(logits, n1, m->lm_head, B, H, V, 1.0f, false);
+    else fp32_product(logits, n1, m->lm_head, B, H, V);
     lora_runs(&c, L * TK_MODS_PER_LAYER, n1, logits, H, V);
     return 0;
 }

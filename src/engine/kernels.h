@@ -87,6 +87,9 @@ void tk_attention_decode_naive(float *att, const float *q, const tk_kv_rows *kv,
 /* out[T,N] = in[T,K]·W[N,K]ᵀ with W stored as bf16 bit patterns (overwrites out). */
 void tk_matmul_bf16(float *out, const float *in, const uint16_t *W, int T, int K, int N);
 void tk_matmul_bf16_naive(float *out, const float *in, const uint16_t *W, int T, int K, int N);
+/* out[T,N] = in[T,K]·W[N,K]ᵀ (fp32, overwrites) for a few rows (decode batches): each weight row
+ * is read from memory once for all T rows, where sgemm would first repack all of W. */
+void tk_matmul_few(float *out, const float *in, const float *W, int T, int K, int N);
 /* out[N] = W[N,K]·x (fp32, sgemv). */
 void tk_matvec(float *out, const float *x, const float *W, int K, int N);
 

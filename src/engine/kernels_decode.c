@@ -200,6 +200,67 @@ void tk_matmul_bf16_naive(float *out, const float *in, const uint16_t *W, int T,
         }
 }
 
+/* ---- few-row fp32 products ----------------------------------------------------------------- */
+
+/* out[t0..t0+2, n0..n0+4): four weight rows against two input rows, eight accumulators; the four
+ * weight rows stay in L1/L2 while the caller walks over the input rows. */
+static void block4x2(float *out, const float *in, const float *W, int K, int N, int t0, int n0) {
+    const float *w0 = W + (size_t)n0 * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
+    const float *x0 = in + (size_t)t0 * K, *x1 = x0 + K;
+    float s[8] = {0};
+    int k = 0;
+#ifdef __AVX2__
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+    for (; k + 8 <= K; k += 8) {
+        __m256 b0 = _mm256_loadu_ps(w0 + k), b1 = _mm256_loadu_ps(w1 + k), b2 = _mm256_loadu_ps(w2 + k),
+               b3 = _mm256_loadu_ps(w3 + k);
+        __m256 y0 = _mm256_loadu_ps(x0 + k), y1 = _mm256_loadu_ps(x1 + k);
+        a00 = _mm256_fmadd_ps(b0, y0, a00);
+        a01 = _mm256_fmadd_ps(b1, y0, a01);
+        a02 = _mm256_fmadd_ps(b2, y0, a02);
+        a03 = _mm256_fmadd_ps(b3, y0, a03);
+        a10 = _mm256_fmadd_ps(b0, y1, a10);
+        a11 = _mm256_fmadd_ps(b1, y1, a11);
+        a12 = _mm256_fmadd_ps(b2, y1, a12);
+        a13 = _mm256_fmadd_ps(b3, y1, a13);
+    }
+    s[0] = hsum8(a00); s[1] = hsum8(a01); s[2] = hsum8(a02); s[3] = hsum8(a03);
+    s[4] = hsum8(a10); s[5] = hsum8(a11); s[6] = hsum8(a12); s[7] = hsum8(a13);
+#endif
+    for (; k < K; k++) {
+        s[0] += w0[k] * x0[k]; s[1] += w1[k] * x0[k]; s[2] += w2[k] * x0[k]; s[3] += w3[k] * x0[k];
+        s[4] += w0[k] * x1[k]; s[5] += w1[k] * x1[k]; s[6] += w2[k] * x1[k]; s[7] += w3[k] * x1[k];
+    }
+    memcpy(out + (size_t)t0 * N + n0, s, 4 * sizeof(float));
+    memcpy(out + (size_t)(t0 + 1) * N + n0, s + 4, 4 * sizeof(float));
+}
+
+static float dot(const float *a, const float *b, int K) {
+    int k = 0;
+    float s = 0;
+#ifdef __AVX2__
+    __m256 acc = _mm256_setzero_ps();
+    for (; k + 8 <= K; k += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc);
+    s = hsum8(acc);
+#endif
+    for (; k < K; k++) s += a[k] * b[k];
+    return s;
+}
+
+void tk_matmul_few(float *out, const float *in, const float *W, int T, int K, int N) {
+    if (T <= 0 || N <= 0) return;
+    int n4 = N / 4, t2 = T / 2;
+#pragma omp parallel for schedule(static) if ((size_t)N * (size_t)K >= 65536)
+    for (int i = 0; i < n4; i++) {
+        for (int t = 0; t < 2 * t2; t += 2) block4x2(out, in, W, K, N, t, 4 * i);
+        if (T & 1)
+            for (int j = 0; j < 4; j++)
+                out[(size_t)(T - 1) * N + 4 * i + j] = dot(W + (size_t)(4 * i + j) * K, in + (size_t)(T - 1) * K, K);
+    }
+    for (int n = 4 * n4; n < N; n++)
+        for (int t = 0; t < T; t++) out[(size_t)t * N + n] = dot(W + (size_t)n * K, in + (size_t)t * K, K);
+}
+
 /* y[N] = W[N,K]·x[K] for fp32 weights: sgemv (streams W once; sgemm with M = 1 may pack it). */
 void tk_matvec(float *out, const float *x, const float *W, int K, int N) {
     cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0f, W, K, x, 1, 0.0f, out, 1);

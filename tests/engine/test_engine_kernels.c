@@ -199,12 +199,13 @@ static void test_attention_decode(void **state) {
     free(q); free(a); free(want); free(scratch);
 }
 
-/* bf16-weight products (register path below 4 rows, widened-tile sgemm from 4) and sgemv. */
+/* bf16-weight products (register path below 4 rows, widened-tile sgemm from 4), the few-row fp32
+ * kernel and sgemv, against the naive product. */
 static void test_matmul_bf16(void **state) {
     tk_rng r;
     tk_rng_seed(&r, 12);
-    const int shapes[][3] = {{1, 64, 40}, {1, 37, 9}, {3, 1024, 70}, {4, 96, 33}, {17, 300, 130}};
-    for (size_t s = 0; s < 5; s++) {
+    const int shapes[][3] = {{1, 64, 40}, {1, 37, 9}, {3, 1024, 70}, {4, 96, 33}, {17, 300, 130}, {2, 7, 5}, {32, 1024, 260}};
+    for (size_t s = 0; s < 7; s++) {
         int T = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
         float *in = rnd(&r, (size_t)T * K, 1), *Wf = rnd(&r, (size_t)N * K, 0.1);
         uint16_t *W = malloc(sizeof(uint16_t) * (size_t)N * K);
@@ -213,6 +214,11 @@ static void test_matmul_bf16(void **state) {
         tk_matmul_bf16(a, in, W, T, K, N);
         tk_matmul_bf16_naive(b, in, W, T, K, N);
         check_close("matmul_bf16", a, b, (size_t)T * N, 1e-5, 1e-6);
+        float *f = malloc(sizeof(float) * (size_t)T * N), *g = malloc(sizeof(float) * (size_t)T * N);
+        tk_matmul_few(f, in, Wf, T, K, N);
+        tk_matmul_forward_naive(g, in, Wf, T, K, N, 1.0f, false);
+        check_close("matmul_few", f, g, (size_t)T * N, 1e-5, 1e-6);
+        free(f); free(g);
         if (T == 1) {
             float *c = malloc(sizeof(float) * N), *d = malloc(sizeof(float) * N);
             tk_matvec(c, in, Wf, K, N);
