@@ -100,12 +100,19 @@ static int module_bit(const char *name, uint32_t *bit) {
 int tk_peft_parse_config(const char *dir, tk_engine_lora_config *out, char *base_model, size_t bm_size, tk_err *e) {
     char *path = tk_path_join(dir, "adapter_config.json");
     if (!path) return tk_err_set(e, TK_ENOMEM, "out of memory");
+    tk_buf text = {0};
+    int rc = tk_file_read(path, &text, 16u << 20, e);
+    if (!rc) rc = tk_peft_parse_config_text(text.data, text.len, path, out, base_model, bm_size, e);
+    tk_buf_free(&text);
+    free(path);
+    return rc;
+}
+
+int tk_peft_parse_config_text(const char *text, size_t len, const char *path, tk_engine_lora_config *out,
+                              char *base_model, size_t bm_size, tk_err *e) {
     json_t *root = NULL;
-    int rc = tk_json_load_file(path, &root, e);
-    if (rc) {
-        free(path);
-        return rc;
-    }
+    int rc = tk_json_parse(text, len, path, &root, e);
+    if (rc) return rc;
     tk_engine_lora_config c;
     tk_engine_lora_config_default(&c);
     c.modules = 0;
@@ -179,7 +186,6 @@ int tk_peft_parse_config(const char *dir, tk_engine_lora_config *out, char *base
         if (base_model && bm_size) snprintf(base_model, bm_size, "%s", bm ? bm : "");
     }
     json_decref(root);
-    free(path);
     return rc;
 }
 
