@@ -152,8 +152,8 @@ static int run_decode(opts *o) {
     }
     double per = total / (double)o->tokens;
     double bytes = step_bytes(&o->c, bf16 ? 2.0 : 4.0, (double)o->prompt + 2 + (double)o->tokens / 2);
-    printf("{\"batch\": %ld, \"temperature\": %g, \"dtype\": \"%s\", \"step_s\": %.4f, \"best_step_s\": %.4f, \"tokens_per_s\": %.2f, "
-           "\"prefill_s\": %.3f, \"step_gb\": %.3f, \"gb_per_s\": %.2f, \"threads\": %d, \"blas\": \"%s\"}\n",
+    printf("{\"batch\": %ld, \"temperature\": %g, \"dtype\": \"%s\", \"step_s\": %.6f, \"best_step_s\": %.6f, \"tokens_per_s\": %.2f, "
+           "\"prefill_s\": %.3f, \"step_gb\": %.6f, \"gb_per_s\": %.2f, \"threads\": %d, \"blas\": \"%s\"}\n",
            o->batch, o->temperature, o->dtype, per, best, (double)o->batch / per, t_prefill, bytes / 1e9, bytes / per / 1e9,
            tk_engine_num_threads(), tk_engine_blas_info());
     tk_engine_sampler_free(s);
