@@ -549,8 +549,9 @@ static int decode(tk_engine_sampler *s, tk_err *e) {
     for (int i = 0; i < s->n_scratch; i++)
         if (tk_sampling_scratch_reserve(&s->scratch[i], (size_t)V))
             return tk_err_set(e, TK_ENOMEM, "sample: out of memory");
-    /* choose in parallel (each sequence has its own generator), apply stops in order */
-#pragma omp parallel for schedule(dynamic, 1)
+    /* choose in parallel (each sequence has its own generator), apply stops in order; a single
+     * row leaves the threads to the vocabulary-wide loops inside tk_choose_token */
+#pragma omp parallel for schedule(dynamic, 1) if (nb > 1)
     for (size_t b = 0; b < nb; b++) {
         const float *z = s->logits + b * (size_t)V;
         int tid = omp_get_thread_num();
