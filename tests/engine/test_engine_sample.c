@@ -406,6 +406,44 @@ static void test_bf16_decode(void **state) {
     }
 }
 
+
+/* Freeing a sampler with queued, running and finished-untaken requests releases everything and
+ * the adapters they borrowed (ASan's leak check and the adapter's busy count would say otherwise);
+ * max_tokens 1 finishes at prefill. */
+static void test_sampler_teardown(void **state) {
+    sfix f;
+    sfix_load(&f, "llama3");
+    tk_err e = {0};
+    tk_engine_sampler *s;
+    assert_ok(tk_engine_sampler_new(f.m, &s, &e), &e);
+    tk_engine_sample_request r = {0};
+    r.adapter = f.a;
+    r.prompt = f.prompt;
+    r.n_prompt = f.n_prompt;
+    r.num_samples = 3;
+    tk_engine_sampling_params_default(&r.params);
+    r.params.max_tokens = 1;
+    uint64_t id1, id2, id3;
+    assert_ok(tk_engine_sampler_submit(s, &r, &id1, &e), &e);   /* finishes in the first step */
+    r.params.max_tokens = 50;
+    assert_ok(tk_engine_sampler_submit(s, &r, &id2, &e), &e);   /* still running after it */
+    assert_ok(tk_engine_sampler_step(s, &e), &e);
+    assert_ok(tk_engine_sampler_submit(s, &r, &id3, &e), &e);   /* queued */
+    assert_int_equal(tk_engine_sampler_pending(s), 3);
+    assert_int_equal(tk_engine_sampler_active(s), 2);
+    uint64_t id;
+    int rc;
+    tk_engine_sample_result res;
+    assert_true(tk_engine_sampler_take(s, &id, &rc, &res, &e));
+    assert_true(id == id1 && rc == 0 && res.n_sequences == 3 && res.sequences[2].n_tokens == 1);
+    assert_int_equal(res.sequences[0].stop_reason, TK_ENGINE_STOP_LENGTH);
+    tk_engine_sample_result_free(&res);
+    assert_false(tk_engine_sampler_take(s, &id, &rc, &res, &e));
+    tk_engine_sampler_free(s);
+    assert_int_equal(f.a->busy, 0);
+    sfix_free(&f);   /* frees the adapter: would be refused (and leak) if it were still busy */
+}
+
 static tk_engine_sample_request base_req(sfix *f) {
     tk_engine_sample_request r = {0};
     r.prompt = f->prompt;
@@ -480,7 +518,7 @@ int main(void) {
         cmocka_unit_test(test_batch_equals_alone), cmocka_unit_test(test_continuous),
         cmocka_unit_test(test_kv_decode_matches_forward), cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_context_limit),     cmocka_unit_test(test_bf16_decode),
-        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_sampler_teardown), cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
