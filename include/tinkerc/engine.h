@@ -435,8 +435,10 @@ int tk_engine_sample_request_validate(const tk_engine_model *m, const tk_engine_
  *
  * Requests submitted together or while others run share every decode step: the base weights are
  * read once per step for all sequences (one GEMM per projection), each adapter's LoRA product
- * is applied to its own rows. Results do not depend on what else is in the batch (tokens are
- * identical; logprobs agree to ~1e-6, from BLAS blocking).
+ * is applied to its own rows. What else is in the batch changes only the summation order of the
+ * products (logits move by ~1e-7 relative), so a sequence's tokens are those it gets alone unless
+ * its draw falls within that of a boundary between two tokens; with a fixed batch composition and
+ * thread count every run is bit-identical.
  *
  * Memory: the prompt's K and V are kept once per request (shared by its samples), each sample
  * grows its own K/V for generated tokens: 2·layers·kv_heads·head_dim floats per token
