@@ -456,9 +456,11 @@ void tk_engine_sampler_free(tk_engine_sampler *s);
  * nothing is queued. */
 int tk_engine_sampler_submit(tk_engine_sampler *s, const tk_engine_sample_request *req,
                              uint64_t *id, tk_err *e);
-/* Prefill the queued requests (each gets its first token), then one decode step for every other
- * running sequence. A failure that concerns one request (out of memory for its cache) finishes
- * that request with the error and returns 0; a non-zero return means the sampler is unusable. */
+/* Prefill the queued requests (each sample gets its first token), then one decode step for every
+ * running sequence. A failure that concerns one request (out of memory for its cache or its
+ * prefill) finishes that request with the error, to be taken like a result, and returns 0. A
+ * non-zero return (TK_ENOMEM for the step's shared scratch) means the decode step did not run and
+ * nothing advanced: step again later, or cancel requests to need less memory. */
 int tk_engine_sampler_step(tk_engine_sampler *s, tk_err *e);
 /* Requests submitted and not yet taken (queued, running or finished). */
 size_t tk_engine_sampler_pending(const tk_engine_sampler *s);
