@@ -248,7 +248,8 @@ static void test_import_peft_fixture(void **state) {
     }
 }
 
-/* Export -> import: F32 exact; BF16 within rounding; the written config names the modules. */
+/* Export -> import: F32 exact; BF16 within rounding; the written config names the modules; keys
+ * carrying PEFT's ".default" adapter name import too. */
 static void test_export_roundtrip(void **state) {
     tk_engine_model *m = load_model("qwen3");
     tk_err e = {0};
@@ -285,6 +286,44 @@ static void test_export_roundtrip(void **state) {
         assert_memory_equal(ta.param, tx.param, n * 4);
         check_close("bf16 export", ty.param, ta.param, n, 8e-3, 1e-6);
     }
+    /* keys with PEFT's adapter name (".lora_A.default.weight"), as some tools save them */
+    char *dd = ckpt_path(tmp, "default-names"), *src = tk_path_join(d32, "adapter_model.safetensors");
+    char *dst = tk_path_join(dd, "adapter_model.safetensors"), *dcfg = tk_path_join(dd, "adapter_config.json");
+    tk_st_file f;
+    assert_ok(tk_st_open(src, &f, &e), &e);
+    tk_st_out *outs = calloc(f.n_tensors, sizeof *outs);
+    char (*names)[200] = calloc(f.n_tensors, sizeof *names);
+    float **data = calloc(f.n_tensors, sizeof *data);
+    for (size_t i = 0; i < f.n_tensors; i++) {
+        const tk_st_tensor *t = &f.tensors[i];
+        size_t n = strlen(t->name);
+        assert_true(n > 7 && !strcmp(t->name + n - 7, ".weight"));
+        snprintf(names[i], sizeof names[i], "%.*s.default.weight", (int)(n - 7), t->name);
+        data[i] = malloc(t->numel * sizeof(float));
+        tk_st_to_f32(t, data[i]);
+        outs[i] = (tk_st_out){names[i], 2, {t->shape[0], t->shape[1]}, data[i]};
+    }
+    assert_ok(tk_mkdir_p(dd, 0755, &e), &e);
+    assert_ok(tk_st_write(dst, outs, f.n_tensors, TK_ENGINE_F32, &e), &e);
+    assert_ok(tk_file_write_atomic(dcfg, text.data, text.len, 0644, &e), &e);
+    tk_engine_adapter *z;
+    assert_ok(tk_engine_adapter_import_peft(m, dd, &z, &e), &e);
+    for (size_t i = 0; i < tk_engine_adapter_num_tensors(a); i++) {
+        tk_engine_tensor ta, tz;
+        tk_engine_adapter_tensor(a, i, &ta, &e);
+        tk_engine_adapter_tensor(z, i, &tz, &e);
+        assert_memory_equal(ta.param, tz.param, (size_t)ta.rows * ta.cols * 4);
+    }
+    for (size_t i = 0; i < f.n_tensors; i++) free(data[i]);
+    free(data);
+    free(names);
+    free(outs);
+    tk_st_close(&f);
+    tk_engine_adapter_free(z);
+    free(dd);
+    free(src);
+    free(dst);
+    free(dcfg);
     tk_buf_free(&text);
     free(cfgp);
     tk_engine_adapter_free(x);
