@@ -5,8 +5,9 @@
  *   bench_sample decode SHAPE --batch B --prompt P --tokens N [--dtype f32|bf16] [--rank R]
  *       B sequences (one request, B samples) after a P-token prefill; times N decode steps
  *       [--temperature T] (default 1; 0 is greedy, as the PyTorch side)
- *   bench_sample batching SHAPE --requests R --prompt P --tokens N [--rank R]
- *       R requests (each its own adapter, one sample) run one after another, then together
+ *   bench_sample batching SHAPE --requests R --prompt P --tokens N [--rank R] [--adapters A]
+ *       R requests (one sample each; A distinct rank-R adapters used in turn, default one per
+ *       request) run one after another, then together
  *   SHAPE: --layers L --hidden H --heads N --kv-heads K --head-dim D --intermediate I --vocab V
  *
  * Prints one JSON line. Weights come from a cheap generator (values do not matter for timing). */
@@ -46,14 +47,14 @@ static double bandwidth(size_t mib) {
 
 typedef struct opts {
     tk_engine_config c;
-    long batch, prompt, tokens, rank, requests, mib;
+    long batch, prompt, tokens, rank, requests, mib, adapters;
     double temperature;
     const char *dtype;
 } opts;
 
 static int parse(int argc, char **argv, opts *o) {
     tk_engine_config_default(&o->c, TK_ENGINE_ARCH_QWEN3);
-    o->batch = 1; o->prompt = 16; o->tokens = 16; o->rank = 0; o->requests = 8; o->mib = 1024; o->dtype = "f32"; o->temperature = 1.0;
+    o->batch = 1; o->prompt = 16; o->tokens = 16; o->rank = 0; o->requests = 8; o->adapters = 0; o->mib = 1024; o->dtype = "f32"; o->temperature = 1.0;
     for (int i = 2; i + 1 < argc; i += 2) {
         const char *k = argv[i];
         long v = strtol(argv[i + 1], NULL, 10);
@@ -69,6 +70,7 @@ static int parse(int argc, char **argv, opts *o) {
         else if (!strcmp(k, "--tokens")) o->tokens = v;
         else if (!strcmp(k, "--rank")) o->rank = v;
         else if (!strcmp(k, "--requests")) o->requests = v;
+        else if (!strcmp(k, "--adapters")) o->adapters = v;
         else if (!strcmp(k, "--mib")) o->mib = v;
         else if (!strcmp(k, "--dtype")) o->dtype = argv[i + 1];
         else if (!strcmp(k, "--temperature")) o->temperature = strtod(argv[i + 1], NULL);
@@ -173,10 +175,11 @@ static int run_batching(opts *o) {
     tk_engine_sample_result *outs = calloc(R, sizeof *outs);
     int *rcs = calloc(R, sizeof *rcs);
     int32_t *prompt = make_prompt(o->prompt, o->c.vocab_size);
+    size_t A = o->adapters > 0 && (size_t)o->adapters < R ? (size_t)o->adapters : R;
     for (size_t i = 0; i < R; i++) {
-        ad[i] = o->rank ? make_adapter(m, o->rank, i + 1) : NULL;
-        reqs[i].adapter = ad[i];
-        reqs[i].prompt = prompt;
+        ad[i] = o->rank && i < A ? make_adapter(m, o->rank, i + 1) : NULL;
+        reqs[i].adapter = ad[i % A];
+        reqs[i].prompt = prompt + i % 4;   /* different prompts */
         reqs[i].n_prompt = (size_t)o->prompt;
         reqs[i].num_samples = 1;
         tk_engine_sampling_params_default(&reqs[i].params);
@@ -196,7 +199,7 @@ static int run_batching(opts *o) {
     for (size_t i = 0; i < R; i++) tk_engine_sample_result_free(&outs[i]);
     printf("{\"requests\": %zu, \"adapters\": %zu, \"tokens_each\": %ld, \"sequential_s\": %.3f, \"batched_s\": %.3f, "
            "\"speedup\": %.2f, \"threads\": %d}\n",
-           R, o->rank ? R : 0, o->tokens, t_seq, t_batch, t_seq / t_batch, tk_engine_num_threads());
+           R, o->rank ? A : 0, o->tokens, t_seq, t_batch, t_seq / t_batch, tk_engine_num_threads());
     for (size_t i = 0; i < R; i++) tk_engine_adapter_free(ad[i]);
     tk_engine_model_free(m);
     free(ad); free(reqs); free(outs); free(rcs); free(prompt);

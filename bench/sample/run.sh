@@ -62,6 +62,7 @@ print(f"  bytes per batch-1 step: {ours[0]['step_gb']:.3f} GB (f32), {ours[1]['s
       f" the unembedding, the KV cache")
 PY
   echo
-  echo "[$shape] 8 concurrent requests, each with its own rank-8 adapter, 16 tokens each: one by one vs one decode loop"
-  "$bin" batching $args --requests 8 --rank 8 --tokens 16 --prompt 16
+  echo "[$shape] 8 concurrent requests (16-token prompts, 16 tokens each, rank-8 adapters): one by one vs one decode loop"
+  echo "  8 different adapters: $("$bin" batching $args --requests 8 --rank 8 --tokens 16 --prompt 16)"
+  echo "  one shared adapter:   $("$bin" batching $args --requests 8 --rank 8 --adapters 1 --tokens 16 --prompt 16)"
 done

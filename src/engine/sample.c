@@ -298,30 +298,20 @@ static int reserve_logits(tk_engine_sampler *s, size_t floats) {
 }
 
 #define PREFILL_LOGITS_FLOATS ((size_t)8 << 20)
+/* Prompt tokens prefilled in one pass at most (bounds the pass's one-layer activations). */
+#define PREFILL_MAX_TOKENS 4096
 
-static int prefill(tk_engine_sampler *s, req_state *r, tk_err *e) {
+/* Prompt logprobs, top-k and every sample's first token from r's final hidden rows nf [n, H]. */
+static int prefill_finish(tk_engine_sampler *s, req_state *r, const float *nf, tk_err *e) {
     tk_engine_model *m = s->m;
     const tk_engine_config *c = &m->cfg;
-    const size_t n = r->n_prompt, H = (size_t)c->hidden_size, V = (size_t)c->vocab_size, L = (size_t)c->num_layers,
-                 kd = (size_t)c->num_kv_heads * (size_t)c->head_dim;
-    tk_packed_batch pb;
-    memset(&pb, 0, sizeof pb);
-    int32_t starts[2] = {0, (int32_t)n};
-    pb.tokens = r->prompt;
-    pb.starts = starts;
-    pb.n_seq = 1;
-    pb.T = n;
-    pb.max_len = (int32_t)n;
-    pb.positions = tk_malloc_array(n, sizeof(int32_t));
-    r->prompt_kv = tk_malloc_array(L * 2 * n, kd * sizeof(float));
-    float *nf = tk_malloc_array(n, H * sizeof(float));
-    float **kout = calloc(L, sizeof *kout), **vout = calloc(L, sizeof *vout);
-    float *u = tk_malloc_array(PREFILL_LOGITS_FLOATS / V + 1, (size_t)(r->adapter ? r->adapter->cfg.rank : 1) * sizeof(float));
-    int rc = 0;
+    const size_t n = r->n_prompt, H = (size_t)c->hidden_size, V = (size_t)c->vocab_size;
     size_t tb = PREFILL_LOGITS_FLOATS / V;
     tb = tb < 1 ? 1 : tb > n ? n : tb;
-    if (!pb.positions || !r->prompt_kv || !nf || !kout || !vout || !u || reserve_logits(s, tb * V)) {
-        rc = tk_err_set(e, TK_ENOMEM, "sample: out of memory prefilling %zu prompt tokens", n);
+    float *u = tk_malloc_array(tb, (size_t)(r->adapter ? r->adapter->cfg.rank : 1) * sizeof(float));
+    int rc = 0;
+    if (!u || reserve_logits(s, tb * V)) {
+        rc = tk_err_set(e, TK_ENOMEM, "sample: out of memory for the prompt's logits");
         goto done;
     }
     if (r->want_plp) {
@@ -341,14 +331,6 @@ static int prefill(tk_engine_sampler *s, req_state *r, tk_err *e) {
             r->res.topk_logprobs[k] = TK_ENGINE_TOPK_EMPTY_LOGPROB;
         }
     }
-    for (size_t i = 0; i < n; i++) pb.positions[i] = (int32_t)i;
-    for (size_t l = 0; l < L; l++) {
-        kout[l] = r->prompt_kv + l * 2 * n * kd;
-        vout[l] = kout[l] + n * kd;
-    }
-    tk_run_hooks hooks = {kout, vout, nf};
-    rc = tk_model_run(m, r->adapter, &pb, NULL, false, NULL, NULL, NULL, NULL, &hooks, e);
-    if (rc) goto done;
     /* logits: every row when prompt logprobs are wanted (row i predicts prompt[i+1]), else the last */
     size_t first = r->want_plp ? 0 : n - 1;
     const float *last = NULL;
@@ -385,12 +367,134 @@ static int prefill(tk_engine_sampler *s, req_state *r, tk_err *e) {
         if (append_token(r, q, t, last[t] - lse)) rc = tk_err_set(e, TK_ENOMEM, "sample: out of memory");
     }
 done:
-    free(pb.positions);
-    free(nf);
-    free(kout);
-    free(vout);
     free(u);
     return rc;
+}
+
+/* One forward pass over the prompts of rs[0..k) (all with the same adapter) packed back to back,
+ * as forward_backward packs datums: each projection is one GEMM over every prompt token, so the
+ * weights are read once for the group. Fills each request's prompt K/V; *nf_out receives the final
+ * hidden states [sum of n, H] (caller frees). */
+static int prefill_pass(tk_engine_sampler *s, req_state **rs, size_t k, float **nf_out, tk_err *e) {
+    tk_engine_model *m = s->m;
+    const tk_engine_config *c = &m->cfg;
+    const size_t H = (size_t)c->hidden_size, L = (size_t)c->num_layers,
+                 kd = (size_t)c->num_kv_heads * (size_t)c->head_dim;
+    size_t T = 0;
+    int32_t max_len = 0;
+    for (size_t i = 0; i < k; i++) {
+        T += rs[i]->n_prompt;
+        if ((int32_t)rs[i]->n_prompt > max_len) max_len = (int32_t)rs[i]->n_prompt;
+    }
+    tk_packed_batch pb;
+    memset(&pb, 0, sizeof pb);
+    pb.n_seq = (int)k;
+    pb.T = T;
+    pb.max_len = max_len;
+    pb.tokens = tk_malloc_array(T, sizeof(int32_t));
+    pb.positions = tk_malloc_array(T, sizeof(int32_t));
+    pb.starts = tk_malloc_array(k + 1, sizeof(int32_t));
+    float *nf = tk_malloc_array(T, H * sizeof(float));
+    float **kout = calloc(L, sizeof *kout), **vout = calloc(L, sizeof *vout);
+    /* one request writes its K/V in place; a group goes through a packed buffer, then is split */
+    float *packed = k > 1 ? tk_malloc_array(L * 2 * T, kd * sizeof(float)) : NULL;
+    bool ok = pb.tokens && pb.positions && pb.starts && nf && kout && vout && (k == 1 || packed);
+    for (size_t i = 0; ok && i < k; i++)
+        ok = (rs[i]->prompt_kv = tk_malloc_array(L * 2 * rs[i]->n_prompt, kd * sizeof(float))) != NULL;
+    int rc = 0;
+    if (!ok) {
+        rc = tk_err_set(e, TK_ENOMEM, "sample: out of memory prefilling %zu prompt tokens", T);
+        goto done;
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < k; i++) {
+        pb.starts[i] = (int32_t)off;
+        memcpy(pb.tokens + off, rs[i]->prompt, rs[i]->n_prompt * sizeof(int32_t));
+        for (size_t j = 0; j < rs[i]->n_prompt; j++) pb.positions[off + j] = (int32_t)j;
+        off += rs[i]->n_prompt;
+    }
+    pb.starts[k] = (int32_t)off;
+    for (size_t l = 0; l < L; l++) {
+        float *base = k > 1 ? packed : rs[0]->prompt_kv;
+        kout[l] = base + l * 2 * T * kd;
+        vout[l] = kout[l] + T * kd;
+    }
+    tk_run_hooks hooks = {kout, vout, nf};
+    rc = tk_model_run(m, rs[0]->adapter, &pb, NULL, false, NULL, NULL, NULL, NULL, &hooks, e);
+    if (rc || k == 1) goto done;
+    off = 0;
+    for (size_t i = 0; i < k; i++) {
+        size_t n = rs[i]->n_prompt;
+        for (size_t l = 0; l < L; l++) {
+            float *dst = rs[i]->prompt_kv + l * 2 * n * kd;
+            memcpy(dst, kout[l] + off * kd, n * kd * sizeof(float));
+            memcpy(dst + n * kd, vout[l] + off * kd, n * kd * sizeof(float));
+        }
+        off += n;
+    }
+done:
+    free(pb.tokens);
+    free(pb.positions);
+    free(pb.starts);
+    free(kout);
+    free(vout);
+    free(packed);
+    if (rc) {
+        free(nf);
+        nf = NULL;
+    }
+    *nf_out = nf;
+    return rc;
+}
+
+/* Prefill every queued request: groups of the same adapter (in submit order, up to
+ * PREFILL_MAX_TOKENS prompt tokens each) share one pass. A failure fails that group's requests. */
+static int prefill_queued(tk_engine_sampler *s, tk_err *e) {
+    size_t nq = 0;
+    for (size_t i = 0; i < s->run.len; i++) nq += s->run.data[i]->phase == RQ_QUEUED;
+    if (!nq) return 0;
+    req_state **q = malloc(nq * sizeof *q), **group = malloc(nq * sizeof *group);
+    if (!q || !group) {
+        free(q);
+        free(group);
+        return tk_err_set(e, TK_ENOMEM, "sample: out of memory");
+    }
+    nq = 0;
+    for (size_t i = 0; i < s->run.len; i++)
+        if (s->run.data[i]->phase == RQ_QUEUED) q[nq++] = s->run.data[i];
+    for (size_t i = 0; i < nq; i++) {
+        if (!q[i]) continue;
+        size_t k = 0, tokens = 0;
+        const tk_engine_adapter *lead = q[i]->adapter;
+        for (size_t j = i; j < nq; j++) {
+            if (!q[j] || q[j]->adapter != lead) continue;
+            if (k && tokens + q[j]->n_prompt > PREFILL_MAX_TOKENS) continue;
+            group[k++] = q[j];
+            tokens += q[j]->n_prompt;
+            q[j] = NULL;
+        }
+        float *nf = NULL;
+        tk_err pe = {0};
+        int rc = prefill_pass(s, group, k, &nf, &pe);
+        size_t off = 0;
+        for (size_t g = 0; g < k; g++) {
+            req_state *r = group[g];
+            int rrc = rc;
+            tk_err re = pe;
+            if (!rrc) rrc = prefill_finish(s, r, nf + off * (size_t)s->m->cfg.hidden_size, &re);
+            off += r->n_prompt;
+            if (rrc) {
+                finish_error(s, r, rrc, re.msg);
+                continue;
+            }
+            r->phase = RQ_RUNNING;
+            if (r->n_done == r->num_samples) finish_ok(s, r);
+        }
+        free(nf);
+    }
+    free(q);
+    free(group);
+    return 0;
 }
 
 /* ---- decode --------------------------------------------------------------------------------- */
@@ -499,26 +603,9 @@ static int decode(tk_engine_sampler *s, tk_err *e) {
 
 int tk_engine_sampler_step(tk_engine_sampler *s, tk_err *e) {
     /* prefill what is queued (each sample gets its first token), then advance every running sequence */
-    for (size_t i = 0; i < s->run.len;) {
-        req_state *r = s->run.data[i];
-        if (r->phase != RQ_QUEUED) {
-            i++;
-            continue;
-        }
-        tk_err pe = {0};
-        int rc = prefill(s, r, &pe);
-        if (rc) {
-            finish_error(s, r, rc, pe.msg);   /* removes r from run: do not advance i */
-            continue;
-        }
-        r->phase = RQ_RUNNING;
-        if (r->n_done == r->num_samples) {
-            finish_ok(s, r);
-            continue;
-        }
-        i++;
-    }
-    int rc = decode(s, e);
+    int rc = prefill_queued(s, e);
+    if (rc) return rc;
+    rc = decode(s, e);
     if (rc) return rc;
     for (size_t i = 0; i < s->run.len;) {
         req_state *r = s->run.data[i];
