@@ -45,12 +45,13 @@ import json, sys
 bw = json.loads(sys.argv[1])["read_gb_per_s"]
 p1, p16, t1 = (json.loads(x) for x in sys.argv[2:5])
 ours = [json.loads(x) for x in sys.argv[5:]]
-print("  mean (best) seconds per decode step; bandwidth fraction = bytes per step / best step / read bandwidth")
-print(f"  {'':18} {'s/step':>16} {'tokens/s':>9} {'vs PyTorch':>11} {'GB/s read':>10} {'% of bandwidth':>15}")
+print("  mean (best) seconds per decode step; bandwidth fraction = bytes per step / best step / the read")
+print("  bandwidth measured by the same process just before its timed steps (in parentheses)")
+print(f"  {'':18} {'s/step':>16} {'tokens/s':>9} {'vs PyTorch':>11} {'GB/s read':>10} {'% of bandwidth':>22}")
 for r in ours:
     ref = p1 if r["batch"] == 1 else p16
     gbs = r["step_gb"] / r["best_step_s"]
-    frac = f"{100 * gbs / bw:14.0f}%" if r["batch"] == 1 else f"{'':>15}"
+    frac = f"{100 * gbs / r['bw_gb_per_s']:14.0f}% ({r['bw_gb_per_s']:.1f})" if r["batch"] == 1 else f"{'':>22}"
     gbs = f"{gbs:10.1f}" if r["batch"] == 1 else f"{'':>10}"
     print(f"  tinkerc b{r['batch']:<2} {r['dtype']:<5}  {r['step_s']:7.4f} ({r['best_step_s']:.4f}) {r['tokens_per_s']:9.2f} "
           f"{r['tokens_per_s'] / ref['tokens_per_s']:6.2f}x ({ref['best_step_s'] / r['best_step_s']:.2f}x) {gbs} {frac}")
