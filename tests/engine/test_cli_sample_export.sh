@@ -36,6 +36,32 @@ strip() { sed 's/logprob [-0-9.]*//'; }
 [ "$(echo "$a" | strip)" = "$(echo "$b" | strip)" ] || fail "exported adapter samples differently: $a / $b"
 [ "$(echo "$a" | strip)" = "$(echo "$c" | strip)" ] || fail "merged model samples differently: $a / $c"
 
+# with a real tokenizer (the qwen3 files under .cache/tokenizers, made by scripts/install-deps.sh):
+# --prompt TEXT encodes like the tokenizer ("Hello world" is [9707, 1879] in Qwen3's vocabulary),
+# completions come back as text, and --stop ends a sample on the token whose text completes it
+if [ -f .cache/tokenizers/qwen3/tokenizer.json ]; then
+  "$bin" model init --arch qwen3 --layers 1 --hidden 32 --heads 2 --kv-heads 1 --intermediate 64 \
+    --tokenizer .cache/tokenizers/qwen3 --out "$tmp/tok-model" --seed 3 >/dev/null
+  a=$("$bin" sample --model "$tmp/tok-model" --prompt "Hello world" --max-tokens 6 --temperature 0 --json)
+  b=$("$bin" sample --model "$tmp/tok-model" --prompt-tokens 9707,1879 --max-tokens 6 --temperature 0 --json)
+  [ "$a" = "$b" ] || fail "--prompt differs from its token ids: $a / $b"
+  echo "$a" | grep -q '"text": "' || fail "no text in $a"
+  out=$("$bin" sample --model "$tmp/tok-model" --prompt "Hello world" --max-tokens 12 --seed 5 --stop e --num-samples 4)
+  stops=0
+  while read -r head; do
+    read -r text
+    text=${text#text: }
+    case "$head" in
+      *"(stop,"*) stops=$((stops + 1)); [[ "$text" == *e* ]] || fail "stopped without the stop string: $head / $text" ;;
+      *"(length, 12 tokens"*) [[ "$text" != *e* ]] || fail "ran past the stop string: $head / $text" ;;
+      *) fail "unexpected line: $head" ;;
+    esac
+  done <<< "$out"
+  [ "$stops" -ge 1 ] || fail "no sample stopped on \"e\": $out"
+else
+  echo "note: .cache/tokenizers/qwen3 missing (scripts/install-deps.sh makes it); text prompts not tested"
+fi
+
 # bad input: exit status and message
 expect() { # expect STATUS NEEDLE args...
   local want=$1 needle=$2; shift 2
@@ -48,8 +74,10 @@ expect 1 "prompt\[1\]: token id 999 is out of range" sample --model $model --pro
 expect 1 "not in the Hugging Face cache" sample --model no/such-model --prompt-tokens 1
 expect 2 "--top-p: \"1.5\" is not a number in" sample --model $model --prompt-tokens 1 --top-p 1.5
 expect 2 "--max-tokens: \"0\"" sample --model $model --prompt-tokens 1 --max-tokens 0
-expect 2 "--prompt-tokens is required" sample --model $model
-expect 2 "needs the tokenizer and renderer layers" sample --model $model --prompt "hello"
+expect 2 "exactly one of --prompt-tokens and --prompt" sample --model $model
+expect 2 "needs the renderer layer" sample --model $model --messages chat.json
+expect 2 "exactly one of --prompt-tokens and --prompt" sample --model $model --prompt hi --prompt-tokens 1
+expect 1 "tokenizer" sample --model $model --prompt "hello"   # the fixture models have no tokenizer
 expect 1 "has shape" export --model tests/data/engine/llama3 --adapter $model/peft --out "$tmp/x"
 expect 2 "--out is required" export --model $model --adapter $model/peft
 echo "1 passed, 0 failed"
