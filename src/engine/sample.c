@@ -578,6 +578,14 @@ static int decode(tk_engine_sampler *s, tk_err *e) {
     }
     int rc = tk_decode_step(s->m, s->rows, (int)nb, s->logits, &s->ws, e);
     if (rc) return rc;
+    int nt = omp_get_max_threads();   /* may have grown since the sampler was made */
+    if (nt > s->n_scratch) {
+        tk_sampling_scratch *sc = realloc(s->scratch, (size_t)nt * sizeof *sc);
+        if (!sc) return tk_err_set(e, TK_ENOMEM, "sample: out of memory");
+        memset(sc + s->n_scratch, 0, (size_t)(nt - s->n_scratch) * sizeof *sc);
+        s->scratch = sc;
+        s->n_scratch = nt;
+    }
     for (int i = 0; i < s->n_scratch; i++)
         if (tk_sampling_scratch_reserve(&s->scratch[i], (size_t)V))
             return tk_err_set(e, TK_ENOMEM, "sample: out of memory");
@@ -586,8 +594,7 @@ static int decode(tk_engine_sampler *s, tk_err *e) {
 #pragma omp parallel for schedule(dynamic, 1) if (nb > 1)
     for (size_t b = 0; b < nb; b++) {
         const float *z = s->logits + b * (size_t)V;
-        int tid = omp_get_thread_num();
-        tk_sampling_scratch *sc = &s->scratch[tid < s->n_scratch ? tid : 0];
+        tk_sampling_scratch *sc = &s->scratch[omp_get_thread_num()];   /* one per thread (above) */
         int32_t t = tk_choose_token(z, V, &s->row_req[b]->choice, &s->row_seq[b]->rng, sc);
         s->row_tok[b] = t;
         s->row_lp[b] = z[t] - tk_row_lse(z, V);
