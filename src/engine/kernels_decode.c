@@ -183,8 +183,10 @@ static void row1(float *out, const float *in, const uint16_t *W, int T, int K, i
 }
 
 /* Below this many rows the product is bandwidth-bound: widen in registers. From it on, widen a
- * tile of weight rows once into fp32 and let a single-threaded sgemm use it for every row. */
+ * tile of weight rows once into fp32 and run the few-row kernel over it for every input row. */
 #define BF16_GEMM_ROWS 4
+
+static void few_rows(float *out, size_t ldo, const float *in, const float *w, int T, int K, int rows);
 
 void tk_matmul_bf16(float *out, const float *in, const uint16_t *W, int T, int K, int N) {
     if (T <= 0 || N <= 0) return;
@@ -201,27 +203,24 @@ void tk_matmul_bf16(float *out, const float *in, const uint16_t *W, int T, int K
         }
         /* out of memory for the permuted rows: the tile path below needs less */
     }
-    int nb = 32768 / (K > 0 ? K : 1);
-    nb = nb < 8 ? 8 : nb > 256 ? 256 : nb;
+    int nb = 16384 / (K > 0 ? K : 1);   /* a 64 KiB fp32 tile of weight rows, widened once */
+    nb = nb < 4 ? 4 : nb > 256 ? 256 : nb / 4 * 4;
     int n_tiles = (N + nb - 1) / nb;
 #pragma omp parallel
     {
         float *tile = malloc(sizeof(float) * (size_t)nb * (size_t)K);
-        float *tmp = malloc(sizeof(float) * (size_t)T * (size_t)nb);
 #pragma omp for schedule(static)
         for (int ti = 0; ti < n_tiles; ti++) {
             int n0 = ti * nb, rows = n0 + nb <= N ? nb : N - n0;
-            if (!tile || !tmp) {   /* out of memory: the slow path gives the same sums' order per row */
+            if (!tile) {   /* out of memory: widen in registers, row by row */
                 for (int n = n0; n < n0 + rows; n++) row1(out, in, W, T, K, N, n);
                 continue;
             }
             const uint16_t *w = W + (size_t)n0 * K;
             for (size_t i = 0; i < (size_t)rows * K; i++) tile[i] = bf16_f32(w[i]);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, rows, K, 1.0f, in, K, tile, K, 0.0f, tmp, rows);
-            for (int t = 0; t < T; t++) memcpy(out + (size_t)t * N + n0, tmp + (size_t)t * rows, sizeof(float) * rows);
+            few_rows(out + n0, (size_t)N, in, tile, T, K, rows);
         }
         free(tile);
-        free(tmp);
     }
 }
 
@@ -236,10 +235,10 @@ void tk_matmul_bf16_naive(float *out, const float *in, const uint16_t *W, int T,
 
 /* ---- few-row fp32 products ----------------------------------------------------------------- */
 
-/* out[t0..t0+2, n0..n0+4): four weight rows against two input rows, eight accumulators; the four
- * weight rows stay in L1/L2 while the caller walks over the input rows. */
-static void block4x2(float *out, const float *in, const float *W, int K, int N, int t0, int n0) {
-    const float *w0 = W + (size_t)n0 * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
+/* out[t0 + {0,1}][0..4) (row stride ldo) from the four weight rows w[0..4K) and input rows t0, t0+1:
+ * eight accumulators; the four weight rows stay in L1/L2 while the caller walks the input rows. */
+static void block4x2(float *out, size_t ldo, const float *in, const float *w, int K, int t0) {
+    const float *w0 = w, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
     const float *x0 = in + (size_t)t0 * K, *x1 = x0 + K;
     float s[8] = {0};
     int k = 0;
@@ -265,8 +264,8 @@ static void block4x2(float *out, const float *in, const float *W, int K, int N, 
         s[0] += w0[k] * x0[k]; s[1] += w1[k] * x0[k]; s[2] += w2[k] * x0[k]; s[3] += w3[k] * x0[k];
         s[4] += w0[k] * x1[k]; s[5] += w1[k] * x1[k]; s[6] += w2[k] * x1[k]; s[7] += w3[k] * x1[k];
     }
-    memcpy(out + (size_t)t0 * N + n0, s, 4 * sizeof(float));
-    memcpy(out + (size_t)(t0 + 1) * N + n0, s + 4, 4 * sizeof(float));
+    memcpy(out + (size_t)t0 * ldo, s, 4 * sizeof(float));
+    memcpy(out + (size_t)(t0 + 1) * ldo, s + 4, 4 * sizeof(float));
 }
 
 static float dot(const float *a, const float *b, int K) {
@@ -281,18 +280,28 @@ static float dot(const float *a, const float *b, int K) {
     return s;
 }
 
+/* out[t][0..rows) (row stride ldo) = in[t]·w[j] for the weight rows w[0..rows·K), on the calling
+ * thread: groups of four weight rows against pairs of input rows. */
+static void few_rows(float *out, size_t ldo, const float *in, const float *w, int T, int K, int rows) {
+    int r4 = rows / 4 * 4;
+    for (int j = 0; j < r4; j += 4) {
+        for (int t = 0; t + 1 < T; t += 2) block4x2(out + j, ldo, in, w + (size_t)j * K, K, t);
+        if (T & 1)
+            for (int i = 0; i < 4; i++)
+                out[(size_t)(T - 1) * ldo + (size_t)(j + i)] = dot(w + (size_t)(j + i) * K, in + (size_t)(T - 1) * K, K);
+    }
+    for (int j = r4; j < rows; j++)
+        for (int t = 0; t < T; t++) out[(size_t)t * ldo + (size_t)j] = dot(w + (size_t)j * K, in + (size_t)t * K, K);
+}
+
 void tk_matmul_few(float *out, const float *in, const float *W, int T, int K, int N) {
     if (T <= 0 || N <= 0) return;
-    int n4 = N / 4, t2 = T / 2;
+    int groups = (N + 3) / 4;
 #pragma omp parallel for schedule(static) if ((size_t)N * (size_t)K >= 65536)
-    for (int i = 0; i < n4; i++) {
-        for (int t = 0; t < 2 * t2; t += 2) block4x2(out, in, W, K, N, t, 4 * i);
-        if (T & 1)
-            for (int j = 0; j < 4; j++)
-                out[(size_t)(T - 1) * N + 4 * i + j] = dot(W + (size_t)(4 * i + j) * K, in + (size_t)(T - 1) * K, K);
+    for (int g = 0; g < groups; g++) {
+        int j = 4 * g, rows = j + 4 <= N ? 4 : N - j;
+        few_rows(out + j, (size_t)N, in, W + (size_t)j * K, T, K, rows);
     }
-    for (int n = 4 * n4; n < N; n++)
-        for (int t = 0; t < T; t++) out[(size_t)t * N + n] = dot(W + (size_t)n * K, in + (size_t)t * K, K);
 }
 
 /* y[N] = W[N,K]·x[K] for fp32 weights: sgemv (streams W once; sgemm with M = 1 may pack it). */
