@@ -199,7 +199,7 @@ static void test_attention_decode(void **state) {
     free(q); free(a); free(want); free(scratch);
 }
 
-/* bf16-weight products (register path below 4 rows, widened-tile sgemm from 4), the few-row fp32
+/* bf16-weight products (register path below 4 rows, widened tile + few-row kernel from 4), the few-row fp32
  * kernel and sgemv, against the naive product. */
 static void test_matmul_bf16(void **state) {
     tk_rng r;
