@@ -1,0 +1,217 @@
+/* Parity with the models' own chat templates (tests/data/renderers/parity): the cases of
+ * cases.json render the conversations of conversations.json; expected.json holds what the real
+ * template produced under @huggingface/jinja (and, for generation prompts, the token ids of the
+ * Hugging Face tokenizer), after applying the differences each case lists with its reason.
+ *
+ *   text:   our decoded generation prompt and supervised example equal the template's text
+ *           (runs everywhere, through the character-level codec);
+ *   tokens: our generation-prompt token ids equal the reference tokenizer's ids of the template
+ *           text, and our supervised example decodes to the template text (needs the tokenizer
+ *           layer and the real tokenizer files under .cache/tokenizers/). */
+#include "render_util.h"
+
+#include <jansson.h>
+
+#include "char_codec.h"
+#ifdef TK_HAVE_TOKENIZER
+#include "tinkerc/tokenizer.h"
+#endif
+
+static json_t *g_cases, *g_convs, *g_expected;
+
+static json_t *load(const char *path) {
+    json_error_t je;
+    json_t *v = json_load_file(path, 0, &je);
+    if (!v) fprintf(stderr, "%s:%d: %s\n", path, je.line, je.text);
+    return v;
+}
+
+static int setup(void **state) {
+    g_cases = load("tests/data/renderers/parity/cases.json");
+    g_convs = load("tests/data/renderers/parity/conversations.json");
+    g_expected = load("tests/data/renderers/parity/expected.json");
+    return g_cases && g_convs && g_expected ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    json_decref(g_cases);
+    json_decref(g_convs);
+    json_decref(g_expected);
+    return 0;
+}
+
+/* The conversation as the renderer sees it: with declared tools, the renderer's own tool prefix
+ * (carrying the conversation's system prompt) replaces the system message. */
+static void build_messages(const tk_renderer *r, const json_t *conv, bool declare_tools,
+                           tk_conversation *out) {
+    tk_conversation c;
+    tk_err e = {0};
+    assert_ok(tk_conversation_from_json(conv, "conversation", &c, &e), &e);
+    memset(out, 0, sizeof *out);
+    size_t from = 0;
+    if (declare_tools && c.n_tools) {
+        const char *sp = NULL;
+        if (c.n_messages && !strcmp(c.messages[0].role, "system")) {
+            sp = c.messages[0].content;
+            from = 1;
+        }
+        assert_ok(tk_renderer_tool_prefix(r, c.tools, c.n_tools, sp, out, &e), &e);
+    }
+    for (size_t i = from; i < c.n_messages; i++) assert_ok(tk_conversation_append(out, &c.messages[i], &e), &e);
+    tk_conversation_free(&c);
+}
+
+typedef tk_renderer *(*make_fn)(const char *renderer, const char *family);
+
+static int run_case(const json_t *cs, make_fn make, bool compare_ids, int *checked) {
+    const char *name = json_string_value(json_object_get(cs, "renderer"));
+    const char *family = json_string_value(json_object_get(cs, "family"));
+    bool declare = json_is_true(json_object_get(cs, "declare_tools"));
+    tk_renderer *r = make(name, family);
+    if (!r) return 0; /* skipped */
+    int failures = 0;
+    const json_t *convs = json_object_get(cs, "convs");
+    for (size_t i = 0; i < json_array_size(convs); i++) {
+        const char *id = json_string_value(json_array_get(convs, i));
+        char key[128], label[160];
+        snprintf(key, sizeof key, "%s/%s", name, id);
+        const json_t *ex = json_object_get(json_object_get(g_expected, "cases"), key);
+        if (!ex) {
+            fprintf(stderr, "%s: missing from expected.json (rerun render_templates.cjs)\n", key);
+            failures++;
+            continue;
+        }
+        for (int mode = 0; mode < 2; mode++) {
+            const char *m = mode ? "sup" : "gen";
+            const json_t *want = json_object_get(ex, m);
+            if (!want) continue;
+            tk_conversation c;
+            build_messages(r, json_object_get(json_object_get(g_convs, id), m), declare, &c);
+            tk_vec_i32 t = {0};
+            tk_vec_f32 w = {0};
+            tk_err e = {0};
+            int rc = mode ? tk_renderer_build_supervised_example(r, c.messages, c.n_messages,
+                                                                 TK_TRAIN_LAST_ASSISTANT_MESSAGE, &t, &w, &e)
+                          : tk_renderer_build_generation_prompt(r, c.messages, c.n_messages, NULL, NULL, &t, &e);
+            snprintf(label, sizeof label, "%s %s", key, m);
+            if (rc) {
+                fprintf(stderr, "%s: %s\n", label, e.msg);
+                failures++;
+            } else {
+                char *got = decode_all(r, t.data, t.len);
+                failures += !same_text(label, got, json_string_value(json_object_get(want, "expected_text")));
+                free(got);
+                const json_t *ids = json_object_get(want, "expected_ids");
+                if (compare_ids && ids) {
+                    bool eq = json_array_size(ids) == t.len;
+                    size_t at = 0;
+                    for (; eq && at < t.len; at++) eq = json_integer_value(json_array_get(ids, at)) == t.data[at];
+                    if (!eq) {
+                        fprintf(stderr, "%s: token ids differ (ours %zu, reference %zu) near index %zu\n",
+                                label, t.len, json_array_size(ids), at ? at - 1 : 0);
+                        failures++;
+                    }
+                }
+                (*checked)++;
+            }
+            tk_vec_free(&t);
+            tk_vec_free(&w);
+            tk_conversation_free(&c);
+        }
+    }
+    tk_renderer_free(r);
+    return failures;
+}
+
+static tk_renderer *make_char(const char *name, const char *family) {
+    tk_renderer_codec c = char_codec(!strcmp(family, "llama3"));
+    tk_renderer_opts o = {.current_date = "2025-01-01"};
+    tk_renderer *r;
+    tk_err e = {0};
+    if (tk_renderer_new_with_codec(name, &c, &o, &r, &e)) fail_msg("%s", e.msg);
+    return r;
+}
+
+static void test_text_parity(void **state) {
+    int failures = 0, checked = 0;
+    for (size_t i = 0; i < json_array_size(g_cases); i++)
+        failures += run_case(json_array_get(g_cases, i), make_char, false, &checked);
+    assert_true(checked >= 40);
+    assert_int_equal(failures, 0);
+}
+
+/* Each listed difference says why, and really occurs in the template's output. */
+static void test_differences_are_explained(void **state) {
+    size_t n = 0;
+    for (size_t i = 0; i < json_array_size(g_cases); i++) {
+        const json_t *cs = json_array_get(g_cases, i);
+        const json_t *diffs = json_object_get(cs, "differences");
+        for (size_t k = 0; k < json_array_size(diffs); k++) {
+            const json_t *d = json_array_get(diffs, k);
+            const char *reason = json_string_value(json_object_get(d, "reason"));
+            const char *tpl = json_string_value(json_object_get(d, "template"));
+            assert_non_null(reason);
+            assert_true(strlen(reason) > 20);
+            assert_non_null(tpl);
+            assert_non_null(json_string_value(json_object_get(d, "ours")));
+            /* it must change something in at least one recorded template output */
+            const char *name = json_string_value(json_object_get(cs, "renderer"));
+            bool seen = false;
+            const char *key;
+            json_t *ex;
+            json_object_foreach(json_object_get(g_expected, "cases"), key, ex) {
+                if (strncmp(key, name, strlen(name)) || key[strlen(name)] != '/') continue;
+                for (int m = 0; m < 2; m++) {
+                    const json_t *x = json_object_get(ex, m ? "sup" : "gen");
+                    const char *t = json_string_value(json_object_get(x, "template_text"));
+                    if (t && strstr(t, tpl)) seen = true;
+                }
+            }
+            if (!seen) fail_msg("%s: difference \"%s\" does not occur in any template output", name, reason);
+            n++;
+        }
+    }
+    assert_true(n > 0);
+}
+
+#ifdef TK_HAVE_TOKENIZER
+static tk_tokenizer *g_tok;
+
+static tk_renderer *make_real(const char *name, const char *family) {
+    char dir[256];
+    snprintf(dir, sizeof dir, ".cache/tokenizers/%s", family);
+    tk_tokenizer_free(g_tok);
+    g_tok = NULL;
+    tk_err e = {0};
+    if (tk_tokenizer_load(dir, &g_tok, &e)) {
+        fprintf(stderr, "skipping %s: %s\n", name, e.msg);
+        return NULL;
+    }
+    tk_renderer_opts o = {.current_date = "2025-01-01"};
+    tk_renderer *r;
+    if (tk_renderer_new(name, g_tok, &o, &r, &e)) fail_msg("%s", e.msg);
+    return r;
+}
+
+static void test_token_parity(void **state) {
+    if (!tk_path_exists(".cache/tokenizers/qwen3/tokenizer.json")) skip();
+    int failures = 0, checked = 0;
+    for (size_t i = 0; i < json_array_size(g_cases); i++)
+        failures += run_case(json_array_get(g_cases, i), make_real, true, &checked);
+    tk_tokenizer_free(g_tok);
+    g_tok = NULL;
+    assert_true(checked >= 40);
+    assert_int_equal(failures, 0);
+}
+#endif
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_text_parity),
+        cmocka_unit_test(test_differences_are_explained),
+#ifdef TK_HAVE_TOKENIZER
+        cmocka_unit_test(test_token_parity),
+#endif
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
