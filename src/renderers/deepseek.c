@@ -85,8 +85,12 @@ static int render(const tk_renderer *r, const tk_message *m, const tk_render_con
              * thinking mode (their reasoning is dropped). */
             if (!rc && (!think_mode || (r->strip_history && !ctx->is_last)))
                 rc = tk__rm_special(out, TK_SEG_HEADER, "</think>");
-            /* A produced turn that did not reason writes an empty block itself. */
-            if (!rc && think_mode && ctx->is_last && tk__content_truthy(m) && !tk__has_thinking(m)) {
+            /* A produced turn that did not reason writes an empty block itself, so that it
+             * continues the prompt's <think>; keeping history, every turn is written the way
+             * it was sampled. (The cookbook leaves the block out of a turn that only calls
+             * tools, and out of history, so neither extends its prompt.) */
+            if (!rc && think_mode && (ctx->is_last || !r->strip_history) &&
+                (tk__content_truthy(m) || m->n_tool_calls) && !tk__has_thinking(m)) {
                 /* one encode call of its own, as the cookbook encodes it */
                 rc = tk__rm_ref(out, TK_SEG_OUTPUT, "<think></think>", 15);
                 if (!rc) rc = tk__rm_break(out, TK_SEG_OUTPUT);

@@ -199,9 +199,18 @@ int tk__parsed_init(tk_parsed_response *out, tk_err *e);
 int tk__split_at_stop(const tk_renderer *r, const int32_t *ids, size_t n, int32_t stop,
                       tk_buf *text, tk_parse_termination *term, tk_err *e);
 
-/* parse_content_blocks: <think>…</think> and <tool_call>…</tool_call> (JSON body). Returns false
+/* The separators a format writes around its <tool_call> blocks; parsing removes them from the
+ * neighbouring text so that parse inverts render. NULL: none. */
+typedef struct tk__tool_seps {
+    const char *before_first; /* between the text and the first call */
+    const char *between;      /* between two calls (or after one call, before the next) */
+    const char *after;        /* after each call */
+} tk__tool_seps;
+
+/* parse_content_blocks: <think>…</think> and <tool_call>…</tool_call> (JSON body). *found is false
  * (nothing added) when neither open tag occurs. */
-int tk__parse_content_blocks(tk__msg_builder *b, const char *s, size_t n, bool *found);
+int tk__parse_content_blocks(tk__msg_builder *b, const char *s, size_t n, const tk__tool_seps *seps,
+                             bool *found);
 /* parse_think_blocks: <think>…</think> only. */
 int tk__parse_think_blocks(tk__msg_builder *b, const char *s, size_t n, bool *found);
 /* detect_unterminated_tool_block: appends an unparsed entry when `open` occurs more often than
@@ -216,7 +225,8 @@ int tk__qwen_tool_call_json(const tk_tool_call *tc, tk_buf *out, tk_err *e);
 /* Stop split, <think>/<tool_call> blocks, dangling <tool_call>; restore_prefix (or NULL) is put
  * back in front of a response that closes </think> without opening it (a prefilled prompt). */
 int tk__qwen_parse(const tk_renderer *r, const int32_t *ids, size_t n, tk_parsed_response *out,
-                   const char *restore_prefix, bool unframe_thinking, tk_err *e);
+                   const char *restore_prefix, bool unframe_thinking, const tk__tool_seps *seps,
+                   tk_err *e);
 /* The calling convention Qwen3.5 and Nemotron put after their tool list. */
 extern const char tk__xml_tool_instructions[];
 

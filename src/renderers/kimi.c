@@ -82,9 +82,59 @@ static int render(const tk_renderer *r, const tk_message *m, const tk_render_con
     return rc;
 }
 
+/* Whether parsing `id` gives back `name`: Kimi ids are "functions.NAME:IDX". */
+static bool kimi_shaped(const char *id, const char *name) {
+    const char *colon = strrchr(id, ':'), *first = strchr(id, ':');
+    if (!colon || !colon[1] || strchr(id, '<')) return false;
+    for (const char *d = colon + 1; *d; d++)
+        if (*d < '0' || *d > '9') return false;
+    const char *dot = memchr(id, '.', (size_t)(first - id));
+    const char *nm = dot ? dot + 1 : id;
+    return strlen(name) == (size_t)(first - nm) && !memcmp(nm, name, (size_t)(first - nm));
+}
+
+/* Kimi names the function only through the call id, so an id of another shape ("call_123")
+ * would render a call whose name cannot be read back. Such ids become "functions.NAME:IDX"
+ * (IDX: position in the message, the cookbook's default), and tool results that answer them
+ * follow. Returns in `msgs` (from `a`) a rewritten copy, or the input when nothing changes. */
+static int kimi_ids(const tk_message *in, size_t n, tk_arena *a, const tk_message **msgs, tk_err *e) {
+    *msgs = in;
+    bool any = false;
+    for (size_t i = 0; i < n && !any; i++)
+        for (size_t k = 0; k < in[i].n_tool_calls; k++) {
+            const tk_tool_call *tc = &in[i].tool_calls[k];
+            if (!tc->id || !*tc->id || !kimi_shaped(tc->id, tk__str(tc->name))) any = true;
+        }
+    if (!any) return 0;
+    tk_message *m = tk_arena_alloc(a, n * sizeof *m);
+    if (!m) return tk_err_set(e, TK_ENOMEM, "out of memory");
+    memcpy(m, in, n * sizeof *m);
+    for (size_t i = 0; i < n; i++) {
+        if (!m[i].n_tool_calls) continue;
+        tk_tool_call *calls = tk_arena_alloc(a, m[i].n_tool_calls * sizeof *calls);
+        if (!calls) return tk_err_set(e, TK_ENOMEM, "out of memory");
+        for (size_t k = 0; k < m[i].n_tool_calls; k++) {
+            calls[k] = m[i].tool_calls[k];
+            const char *old = calls[k].id;
+            if (old && *old && kimi_shaped(old, tk__str(calls[k].name))) continue;
+            calls[k].id = tk_arena_printf(a, "functions.%s:%zu", tk__str(calls[k].name), k);
+            if (!calls[k].id) return tk_err_set(e, TK_ENOMEM, "out of memory");
+            /* the results that answer this call */
+            for (size_t j = i + 1; old && *old && j < n; j++)
+                if (tk__role_is(&m[j], "tool") && tk__streq(m[j].tool_call_id, old)) m[j].tool_call_id = calls[k].id;
+        }
+        m[i].tool_calls = calls;
+    }
+    *msgs = m;
+    return 0;
+}
+
 /* The template inserts a default system message when none leads (after tool_declare). */
-static int normalize(const tk_renderer *r, const tk_message *in, size_t n, tk_arena *a,
+static int normalize(const tk_renderer *r, const tk_message *in_raw, size_t n, tk_arena *a,
                      const tk_message **out, size_t *n_out, tk_err *e) {
+    const tk_message *in;
+    int rc = kimi_ids(in_raw, n, a, &in, e);
+    if (rc) return rc;
     *out = in;
     *n_out = n;
     size_t at;
@@ -307,7 +357,10 @@ int tk__kimi_init(tk_renderer *r, int variant, tk_err *e) {
     r->ops.default_prefill = prefill;
     r->ops.supervised_examples = supervised_examples;
     r->ops.tool_prefix = tool_prefix;
-    r->extension = false;
+    /* Keeping reasoning in history, every turn renders as it was sampled, so prompts extend;
+     * with thinking off no turn has reasoning to lose. (The cookbook reports False for the
+     * whole Kimi family.) */
+    r->extension = !r->strip_history || variant == V_K25_DISABLE;
     r->disables_thinking = variant == V_K25_DISABLE;
     return tk__add_stop_token(r, "<|im_end|>", e);
 }

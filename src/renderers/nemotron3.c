@@ -197,6 +197,10 @@ int tk__nemotron3_init(tk_renderer *r, int variant, tk_err *e) {
     if (rc) return rc;
     if (variant == V_N3_PRESERVE || variant == V_ULTRA_PRESERVE) r->strip_history = false;
     r->disables_thinking = disable;
+    /* With thinking off, every turn is written "<think></think>…" in history and in the prompt,
+     * so prompts extend (the cookbook reports False for all Nemotron renderers). Thinking on, a
+     * turn without reasoning is written <think></think> but prompted with <think>\n (#860). */
+    r->extension = disable;
     r->ops.normalize = normalize;
     r->ops.tool_prefix = tool_prefix;
     return 0;

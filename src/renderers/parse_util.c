@@ -128,11 +128,20 @@ static int tool_call_from_json(tk__msg_builder *b, const char *body, size_t body
     return rc;
 }
 
-static int scan_blocks(tk__msg_builder *b, const char *s, size_t n, bool tools, bool *found) {
+static size_t strip_suffix(const char *s, size_t n, const char *suffix) {
+    size_t k = suffix ? strlen(suffix) : 0;
+    return k && n >= k && !memcmp(s + n - k, suffix, k) ? n - k : n;
+}
+
+static int scan_blocks(tk__msg_builder *b, const char *s, size_t n, bool tools,
+                       const tk__tool_seps *seps, bool *found) {
+    static const tk__tool_seps none = {NULL, NULL, NULL};
+    if (!seps) seps = &none;
     *found = tk__find(s, n, "<think>") || (tools && tk__find(s, n, "<tool_call>"));
     if (!*found) return 0;
     size_t pos = 0;
     int rc = 0;
+    bool after_tool = false, seen_tool = false;
     while (!rc && pos <= n) {
         /* the next complete block: whichever opening tag comes first and has its closing tag */
         const char *best = NULL, *best_end = NULL;
@@ -155,30 +164,41 @@ static int scan_blocks(tk__msg_builder *b, const char *s, size_t n, bool tools, 
                 scan = (size_t)(open - s) + 1; /* an unclosed tag is text; look further */
             }
         }
-        if (!best) break;
-        if (best > s + pos) rc = tk__mb_part(b, TK_PART_TEXT, s + pos, (size_t)(best - (s + pos)));
+        const char *text = s + pos;
+        size_t tn = best ? (size_t)(best - text) : n - pos;
+        if (after_tool && seps->after && tk__starts_with(text, tn, seps->after)) {
+            text += strlen(seps->after);
+            tn -= strlen(seps->after);
+        }
+        bool had_text = tn > 0;
+        if (best && is_tool) tn = strip_suffix(text, tn, seen_tool ? seps->between : seps->before_first);
+        /* text emptied by removing a separator stays as an empty part, as the cookbook's parser
+         * leaves it */
+        if (had_text) rc = tk__mb_part(b, TK_PART_TEXT, text, tn);
+        if (!best || rc) break;
         const char *body = best + strlen(is_tool ? "<tool_call>" : "<think>");
         size_t body_len = (size_t)(best_end - body);
         const char *after = best_end + strlen(is_tool ? "</tool_call>" : "</think>");
-        if (!rc) {
-            if (!is_tool) {
-                if (body_len) rc = tk__mb_part(b, TK_PART_THINKING, body, body_len);
-            } else {
-                rc = tool_call_from_json(b, body, body_len, best, (size_t)(after - best));
-            }
+        if (!is_tool) {
+            if (body_len) rc = tk__mb_part(b, TK_PART_THINKING, body, body_len);
+        } else {
+            rc = tool_call_from_json(b, body, body_len, best, (size_t)(after - best));
+            seen_tool = true;
         }
+        after_tool = is_tool;
         pos = (size_t)(after - s);
+        if (pos == n) break;
     }
-    if (!rc && pos < n) rc = tk__mb_part(b, TK_PART_TEXT, s + pos, n - pos);
     return rc;
 }
 
-int tk__parse_content_blocks(tk__msg_builder *b, const char *s, size_t n, bool *found) {
-    return scan_blocks(b, s, n, true, found);
+int tk__parse_content_blocks(tk__msg_builder *b, const char *s, size_t n, const tk__tool_seps *seps,
+                             bool *found) {
+    return scan_blocks(b, s, n, true, seps, found);
 }
 
 int tk__parse_think_blocks(tk__msg_builder *b, const char *s, size_t n, bool *found) {
-    return scan_blocks(b, s, n, false, found);
+    return scan_blocks(b, s, n, false, NULL, found);
 }
 
 int tk__detect_unterminated(tk__msg_builder *b, const char *s, size_t n, const char *open,

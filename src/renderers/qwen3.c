@@ -177,7 +177,8 @@ static void unframe(tk_parsed_response *out) {
 
 /* Shared by qwen3 and qwen3_5/nemotron3: stop split, then blocks, tool calls, dangling blocks. */
 int tk__qwen_parse(const tk_renderer *r, const int32_t *ids, size_t n, tk_parsed_response *out,
-                   const char *restore_prefix, bool unframe_thinking, tk_err *e) {
+                   const char *restore_prefix, bool unframe_thinking, const tk__tool_seps *seps,
+                   tk_err *e) {
     tk_buf text = {0};
     int rc = tk__split_at_stop(r, ids, n, r->stop_tokens.data[0], &text, &out->termination, e);
     if (rc) goto done;
@@ -198,7 +199,7 @@ int tk__qwen_parse(const tk_renderer *r, const int32_t *ids, size_t n, tk_parsed
     }
     const char *s = text.data ? text.data : "";
     bool found;
-    rc = tk__parse_content_blocks(&b, s, text.len, &found);
+    rc = tk__parse_content_blocks(&b, s, text.len, seps, &found);
     bool dangling;
     if (!rc) rc = tk__detect_unterminated(&b, s, text.len, "<tool_call>", "</tool_call>", &dangling);
     if (!rc) rc = tk__mb_finish(&b, out, found, s, text.len);
@@ -211,7 +212,9 @@ done:
 
 static int parse(const tk_renderer *r, const int32_t *ids, size_t n, tk_parsed_response *out,
                  tk_err *e) {
-    return tk__qwen_parse(r, ids, n, out, NULL, frames_thinking(r), e);
+    /* the template writes "\n" between text and the first call, and between calls */
+    static const tk__tool_seps seps = {"\n", "\n", NULL};
+    return tk__qwen_parse(r, ids, n, out, NULL, frames_thinking(r), &seps, e);
 }
 
 static int tool_prefix(const tk_renderer *r, const tk_tool_spec *tools, size_t n, const char *sp,

@@ -352,7 +352,9 @@ bad:
 static int parse(const tk_renderer *r, const int32_t *ids, size_t n, tk_parsed_response *out,
                  tk_err *e) {
     const tk__q35_style *st = style(r);
-    int rc = tk__qwen_parse(r, ids, n, out, "<think>\n", true, e);
+    /* separators put_tool_calls writes around calls */
+    static const tk__tool_seps q35 = {"\n\n", "\n", NULL}, nemo = {"\n", NULL, "\n"};
+    int rc = tk__qwen_parse(r, ids, n, out, "<think>\n", true, st->nemotron ? &nemo : &q35, e);
     if (rc || out->termination == TK_PARSE_MALFORMED) return rc;
     tk_message *m = &out->message;
     if (m->content_is_list) {
