@@ -35,7 +35,7 @@ int tk__pyjson_quote(const char *s, size_t n, bool ensure_ascii, tk_buf *out) {
             i++;
             continue;
         }
-        if (c < 0x20) {
+        if (c < 0x20 || (c == 0x7f && ensure_ascii)) {
             snprintf(esc, sizeof esc, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
             rc = tk_buf_puts(out, esc);
             i++;
@@ -45,7 +45,7 @@ int tk__pyjson_quote(const char *s, size_t n, bool ensure_ascii, tk_buf *out) {
             /* copy a run of plain bytes */
             size_t j = i;
             while (j < n && p[j] >= 0x20 && p[j] != '"' && p[j] != '\\' &&
-                   (p[j] < 0x80 || !ensure_ascii))
+                   (p[j] < 0x7f || !ensure_ascii))
                 j++;
             rc = tk_buf_append(out, p + i, j - i);
             i = j;
