@@ -58,7 +58,7 @@ static inline int char_encode(void *ctx, const char *text, size_t len, bool spli
     for (size_t i = 0; i < len;) {
         int best = -1;
         size_t best_len = 0;
-        for (size_t k = 0; k < N_CHAR_TOKENS; k++) {
+        for (size_t k = 0; text[i] == '<' && k < N_CHAR_TOKENS; k++) { /* every token starts '<' */
             if (split_special && CHAR_TOKENS[k].special) continue;
             size_t n = strlen(CHAR_TOKENS[k].text);
             if (n > best_len && n <= len - i && !memcmp(text + i, CHAR_TOKENS[k].text, n)) {
