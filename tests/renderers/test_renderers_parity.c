@@ -63,6 +63,18 @@ static void build_messages(const tk_renderer *r, const json_t *conv, bool declar
 
 typedef tk_renderer *(*make_fn)(const char *renderer, const char *family);
 
+/* The reason a case's token ids cannot match the reference tokenizer, or NULL. */
+static const char *token_exception(const json_t *cs, const char *conv, const char *mode) {
+    const json_t *ex = json_object_get(cs, "token_exceptions");
+    for (size_t i = 0; i < json_array_size(ex); i++) {
+        const json_t *x = json_array_get(ex, i);
+        if (!strcmp(json_string_value(json_object_get(x, "conv")), conv) &&
+            !strcmp(json_string_value(json_object_get(x, "mode")), mode))
+            return json_string_value(json_object_get(x, "reason"));
+    }
+    return NULL;
+}
+
 static int run_case(const json_t *cs, make_fn make, bool compare_ids, int *checked) {
     const char *name = json_string_value(json_object_get(cs, "renderer"));
     const char *family = json_string_value(json_object_get(cs, "family"));
@@ -102,13 +114,15 @@ static int run_case(const json_t *cs, make_fn make, bool compare_ids, int *check
                 failures += !same_text(label, got, json_string_value(json_object_get(want, "expected_text")));
                 free(got);
                 const json_t *ids = json_object_get(want, "expected_ids");
-                if (compare_ids && ids) {
-                    bool eq = json_array_size(ids) == t.len;
-                    size_t at = 0;
-                    for (; eq && at < t.len; at++) eq = json_integer_value(json_array_get(ids, at)) == t.data[at];
-                    if (!eq) {
-                        fprintf(stderr, "%s: token ids differ (ours %zu, reference %zu) near index %zu\n",
-                                label, t.len, json_array_size(ids), at ? at - 1 : 0);
+                const char *why = token_exception(cs, id, m);
+                if (compare_ids && ids && why) {
+                    printf("%s: token ids not compared: %s\n", label, why);
+                } else if (compare_ids && ids) {
+                    size_t at = 0, nref = json_array_size(ids);
+                    while (at < t.len && at < nref && json_integer_value(json_array_get(ids, at)) == t.data[at]) at++;
+                    if (at != t.len || at != nref) {
+                        fprintf(stderr, "%s: token ids differ (ours %zu, reference %zu) from index %zu\n",
+                                label, t.len, nref, at);
                         failures++;
                     }
                 }
