@@ -54,14 +54,18 @@ static int render(const tk_renderer *r, const tk_message *m, const tk_render_con
     if (!rc) rc = tk__rm_printf(out, TK_SEG_HEADER, "%s\n", tool ? "user" : m->role);
     if (rc) return rc;
 
-    /* The template frames only the turn after the last user message (and, keeping history,
-     * every assistant turn alike); a conversation without a user message is never framed. */
-    bool frames = frames_thinking(r) && asst && ctx->last_user_index >= 0 &&
-                  (ctx->is_last || !r->strip_history);
+    /* The template frames the turn after the last user message: the produced message always,
+     * earlier messages of that turn (tool calls) when they reasoned; keeping history, every
+     * assistant turn alike. A conversation without a user message is never framed. Reasoning
+     * is dropped only before the last user message. (The cookbook also drops it from the
+     * current turn's tool-call messages, which the template keeps.) */
     bool reasoned = tk__has_thinking(m);
+    bool after_query = ctx->last_user_index >= 0 && (ptrdiff_t)ctx->idx > ctx->last_user_index;
+    bool frames = frames_thinking(r) && asst && ctx->last_user_index >= 0 &&
+                  (ctx->is_last || !r->strip_history || (after_query && reasoned));
     tk_buf b = {0};
     if (m->content_is_list) {
-        bool strip = r->strip_history && asst && !ctx->is_last, after_block = false;
+        bool strip = r->strip_history && asst && !ctx->is_last && !after_query, after_block = false;
         for (size_t i = 0; !rc && i < m->n_parts; i++) {
             const tk_content_part *p = &m->parts[i];
             const char *s = tk__str(p->text);

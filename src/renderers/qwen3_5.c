@@ -177,7 +177,10 @@ static int render(const tk_renderer *r, const tk_message *m, const tk_render_con
 
     /* output */
     tk_buf o = {0};
-    bool strip = r->strip_history && asst && !ctx.is_last;
+    /* reasoning is dropped before the last user message only: the template keeps it on the
+     * current turn's tool-call messages (the cookbook drops it there too) */
+    bool strip = r->strip_history && asst && !ctx.is_last &&
+                 (ctx.last_user_index < 0 || (ptrdiff_t)ctx.idx < ctx.last_user_index);
     if (tool && tk_buf_puts(&o, "<tool_response>\n")) goto oom_o;
     if (!m->content_is_list) {
         if (tk_buf_puts(&o, text)) goto oom_o;

@@ -154,6 +154,60 @@ static void test_text_parity(void **state) {
     assert_int_equal(failures, 0);
 }
 
+/* Seeded random conversations (random.json): Unicode text, system prompts, reasoning, tool
+ * calls and results — the generation prompt equals the template's, text and (where recorded)
+ * token ids. */
+static int run_random(make_fn make, bool compare_ids, int *checked) {
+    json_t *rnd = load("tests/data/renderers/parity/random.json");
+    assert_non_null(rnd);
+    int failures = 0;
+    const char *name;
+    json_t *set;
+    json_object_foreach(json_object_get(rnd, "sets"), name, set) {
+        tk_renderer *r = make(name, json_string_value(json_object_get(set, "family")));
+        if (!r) continue;
+        const json_t *items = json_object_get(set, "items");
+        for (size_t i = 0; i < json_array_size(items) && failures < 5; i++) {
+            const json_t *it = json_array_get(items, i);
+            tk_conversation c;
+            tk_err e = {0};
+            assert_ok(tk_conversation_from_json(json_object_get(it, "messages"), "random", &c, &e), &e);
+            tk_vec_i32 t = {0};
+            char label[96];
+            snprintf(label, sizeof label, "%s random[%zu]", name, i);
+            if (tk_renderer_build_generation_prompt(r, c.messages, c.n_messages, NULL, NULL, &t, &e)) {
+                fprintf(stderr, "%s: %s\n", label, e.msg);
+                failures++;
+            } else {
+                char *got = decode_all(r, t.data, t.len);
+                failures += !same_text(label, got, json_string_value(json_object_get(it, "expected_text")));
+                free(got);
+                const json_t *ids = json_object_get(it, "expected_ids");
+                if (compare_ids && ids) {
+                    bool eq = json_array_size(ids) == t.len;
+                    for (size_t k = 0; eq && k < t.len; k++) eq = json_integer_value(json_array_get(ids, k)) == t.data[k];
+                    if (!eq) {
+                        fprintf(stderr, "%s: token ids differ\n", label);
+                        failures++;
+                    }
+                }
+                (*checked)++;
+            }
+            tk_vec_free(&t);
+            tk_conversation_free(&c);
+        }
+        tk_renderer_free(r);
+    }
+    json_decref(rnd);
+    return failures;
+}
+
+static void test_random_text_parity(void **state) {
+    int checked = 0;
+    assert_int_equal(run_random(make_char, false, &checked), 0);
+    assert_true(checked >= 200);
+}
+
 /* Each listed difference says why, and really occurs in the template's output. */
 static void test_differences_are_explained(void **state) {
     size_t n = 0;
@@ -217,14 +271,26 @@ static void test_token_parity(void **state) {
     assert_true(checked >= 40);
     assert_int_equal(failures, 0);
 }
+
+static void test_random_token_parity(void **state) {
+    if (!tk_path_exists(".cache/tokenizers/qwen3/tokenizer.json")) skip();
+    int checked = 0;
+    int failures = run_random(make_real, true, &checked);
+    tk_tokenizer_free(g_tok);
+    g_tok = NULL;
+    assert_int_equal(failures, 0);
+    assert_true(checked >= 200);
+}
 #endif
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_parity),
         cmocka_unit_test(test_differences_are_explained),
+        cmocka_unit_test(test_random_text_parity),
 #ifdef TK_HAVE_TOKENIZER
         cmocka_unit_test(test_token_parity),
+        cmocka_unit_test(test_random_token_parity),
 #endif
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -117,6 +117,91 @@ async function main() {
   }
   fs.writeFileSync(path.join(dataDir, "expected.json"), JSON.stringify(expected, null, 1) + "\n");
   console.log(`wrote ${Object.keys(expected.cases).length} cases to tests/data/renderers/parity/expected.json`);
+  await randomParity();
+}
+
+// ---- random conversations -----------------------------------------------------------------
+// Seeded random conversations (Unicode words, system prompts, reasoning, tool calls and results)
+// rendered as generation prompts, for the formats whose template agrees with the renderer on
+// such conversations. Written to tests/data/renderers/parity/random.json.
+
+function mulberry32(seed) {
+  return () => {
+    seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WORDS = ["the", "answer", "is", "42", "café", "naïve", "Straße", "日本語", "中文", "한국어", "🙂", "🚀",
+  "x=y+1", "a,b;c", "(paren)", "[list]", "{brace}", "quote\"d", "back\\slash", "tab\there", "Ελληνικά",
+  "русский", "שלום", "مرحبا", "3.14", "-7", "end.", "?", "!", "don't", "it's", "  spaced", "multi\nline"];
+
+function text(rnd, prefix, max) {
+  const n = 1 + Math.floor(rnd() * max);
+  const w = [prefix];
+  for (let i = 0; i < n; i++) w.push(WORDS[Math.floor(rnd() * WORDS.length)]);
+  return w.join(rnd() < 0.2 ? "\n" : " ");
+}
+
+function randomConversation(seed, opts) {
+  const rnd = mulberry32(seed);
+  const messages = [];
+  if (opts.system && rnd() < 0.5) messages.push({ role: "system", content: text(rnd, "sys", 10) });
+  const turns = 1 + Math.floor(rnd() * 4);
+  for (let t = 0; t < turns; t++) {
+    messages.push({ role: "user", content: text(rnd, "user", 20) });
+    if (t === turns - 1) break;
+    const think = opts.thinking && rnd() < 0.5;
+    const content = think ? [{ type: "thinking", thinking: text(rnd, "think", 10) }, { type: "text", text: text(rnd, "asst", 15) }]
+                          : text(rnd, "asst", 15);
+    if (opts.tools && rnd() < 0.35) {
+      const name = "tool_" + Math.floor(rnd() * 1e6);
+      const id = "call_" + Math.floor(rnd() * 1e9);
+      messages.push({ role: "assistant", content, tool_calls: [{ type: "function", id,
+        function: { name, arguments: JSON.stringify({ arg: text(rnd, "v", 3) }).replace(/":/g, '": ') } }] });
+      messages.push({ role: "tool", content: JSON.stringify({ result: text(rnd, "r", 3) }), tool_call_id: id, name });
+      if (rnd() < 0.5) { // the turn continues: the prompt is for the answer after the tool result
+        messages.push({ role: "user", content: text(rnd, "more", 5) });
+      }
+    } else {
+      messages.push({ role: "assistant", content });
+    }
+  }
+  return messages;
+}
+
+async function randomParity() {
+  const specs = [
+    { renderer: "qwen3", family: "qwen3", template: "npm", opts: { system: true, thinking: true, tools: true }, ids: true },
+    { renderer: "llama3", family: "llama3", template: "npm", opts: { system: true }, ids: true },
+    { renderer: "deepseekv3", family: "deepseek_v3", template: "tests/data/renderers/templates/deepseek_v3_1.jinja",
+      kwargs: { thinking: false }, opts: { system: true, thinking: true, tools: true }, ids: false },
+    { renderer: "gpt_oss_medium_reasoning", family: "gptoss", template: "tests/data/renderers/templates/gpt_oss.jinja",
+      kwargs: { reasoning_effort: "medium" }, opts: { system: true }, ids: true },
+  ];
+  const out = { generated_by: "tests/renderers/reference/render_templates.cjs (randomParity)",
+                why_no_ids: { deepseekv3: "the npm tokenizer is DeepSeek-V3's, without V3.1's </think> token (see cases.json)" },
+                sets: {} };
+  for (const sp of specs) {
+    const cfg = JSON.parse(fs.readFileSync(path.join(root, ".cache/tokenizers", sp.family, "tokenizer_config.json"), "utf8"));
+    const tpl = new Template(sp.template === "npm" ? cfg.chat_template : fs.readFileSync(path.join(root, sp.template), "utf8"));
+    const tok = Tokenizer.fromFile(path.join(root, ".cache/tokenizers", sp.family, "tokenizer.json"));
+    const items = [];
+    for (let seed = 1; seed <= 60; seed++) {
+      const messages = randomConversation(seed * 31 + sp.renderer.length, sp.opts);
+      const ctx = Object.assign({ messages: templateMessages(messages, sp.family === "gptoss"), add_generation_prompt: true,
+                                  bos_token: tokenValue(cfg.bos_token) || "", eos_token: tokenValue(cfg.eos_token) || "" }, sp.kwargs || {});
+      const expected_text = tpl.render(ctx);
+      const item = { messages, expected_text };
+      if (sp.ids) item.expected_ids = Array.from((await tok.encode(expected_text, null, { addSpecialTokens: false })).getIds());
+      items.push(item);
+    }
+    out.sets[sp.renderer] = { family: sp.family, items };
+  }
+  fs.writeFileSync(path.join(dataDir, "random.json"), JSON.stringify(out) + "\n");
+  console.log("wrote tests/data/renderers/parity/random.json");
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });
