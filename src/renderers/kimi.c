@@ -146,9 +146,9 @@ static int normalize(const tk_renderer *r, const tk_message *in_raw, size_t n, t
     else return 0;
     tk_message *m = tk_arena_alloc(a, (n + 1) * sizeof *m);
     if (!m) return tk_err_set(e, TK_ENOMEM, "%s: out of memory", r->name);
-    memcpy(m, in, at * sizeof *m);
+    if (at) memcpy(m, in, at * sizeof *m);
     m[at] = (tk_message){.role = "system", .content = DEFAULT_SYSTEM};
-    memcpy(m + at + 1, in + at, (n - at) * sizeof *m);
+    if (n > at) memcpy(m + at + 1, in + at, (n - at) * sizeof *m);
     *out = m;
     *n_out = n + 1;
     return 0;

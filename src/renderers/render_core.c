@@ -320,7 +320,7 @@ int tk__supervised_example_normalized(const tk_renderer *r, const tk_message *ms
         if (!rc) {
             size_t len = tokens->len - base;
             bool prefix = prompt.len <= len &&
-                          memcmp(prompt.data, tokens->data + base, prompt.len * sizeof(int32_t)) == 0;
+                          (!prompt.len || memcmp(prompt.data, tokens->data + base, prompt.len * sizeof(int32_t)) == 0);
             if (prefix) {
                 for (size_t i = 0; i < prompt.len; i++) weights->data[base + i] = 0.0f;
             } else if (r->disables_thinking) {

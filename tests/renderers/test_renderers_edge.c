@@ -324,6 +324,9 @@ static void test_no_user_message(void **state) {
     tk_err e = {0};
     assert_err(tk_renderer_build_supervised_example(r, m, 2, TK_TRAIN_LAST_ASSISTANT_MESSAGE, &t, &w, &e),
                TK_EINVAL, &e, "no user message");
+    assert_int_equal(t.len, 0); /* nothing appended; the vectors stay the caller's to free */
+    tk_vec_free(&t);
+    tk_vec_free(&w);
     tk_renderer_free(r);
     r = mk("llama3");
     s = sft(r, m, 2, TK_TRAIN_LAST_ASSISTANT_MESSAGE);
@@ -487,6 +490,8 @@ static void test_refusals(void **state) {
     tk_vec_f32 w = {0};
     assert_err(tk_renderer_build_supervised_example(r, th, 2, TK_TRAIN_LAST_ASSISTANT_MESSAGE, &v, &w, &e), TK_EINVAL, &e,
                "role_colon: messages[1]: expected text content");
+    tk_vec_free(&v);
+    tk_vec_free(&w);
     /* splitting modes that are not produced turns is refused on renderers without the property */
     tk_renderer_free(r);
     r = mk("qwen3");

@@ -85,7 +85,7 @@ typedef struct stats {
 } stats;
 
 static bool is_prefix(const tk_vec_i32 *p, const tk_vec_i32 *t) {
-    return p->len <= t->len && !memcmp(p->data, t->data, p->len * sizeof(int32_t));
+    return p->len <= t->len && (!p->len || !memcmp(p->data, t->data, p->len * sizeof(int32_t)));
 }
 
 static int check_one(const tk_renderer *r, const caps *cp, const tk_conversation *c, uint64_t seed,

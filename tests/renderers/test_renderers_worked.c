@@ -102,7 +102,7 @@ static char *completion(const tk_renderer *r, const tk_message *m, size_t n, boo
     if (tk_renderer_build_supervised_example(r, m, n, TK_TRAIN_LAST_ASSISTANT_MESSAGE, &t, &w, &e))
         fail_msg("%s", e.msg);
     if (tk_renderer_build_generation_prompt(r, m, n - 1, NULL, NULL, &p, &e)) fail_msg("%s", e.msg);
-    *prefix_ok = p.len <= t.len && !memcmp(p.data, t.data, p.len * sizeof(int32_t));
+    *prefix_ok = p.len <= t.len && (!p.len || !memcmp(p.data, t.data, p.len * sizeof(int32_t)));
     char *s = decode_all(r, t.data + p.len, *prefix_ok ? t.len - p.len : 0);
     tk_vec_free(&t);
     tk_vec_free(&p);
