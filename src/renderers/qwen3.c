@@ -49,9 +49,12 @@ static int render(const tk_renderer *r, const tk_message *m, const tk_render_con
                           "template writes no empty think block on the produced turn, but the "
                           "generation prompt always opens one; add a user message or use qwen3",
                           r->name, ctx->idx);
+    /* consecutive tool results share one user block, as in the template */
+    bool continues = tool && ctx->prev && tk__role_is(ctx->prev, "tool");
+    bool keep_open = tool && ctx->next && tk__role_is(ctx->next, "tool");
     if (ctx->idx > 0) rc = tk__rm_ref(out, TK_SEG_HEADER, "\n", 1);
-    if (!rc) rc = tk__rm_special(out, TK_SEG_HEADER, "<|im_start|>");
-    if (!rc) rc = tk__rm_printf(out, TK_SEG_HEADER, "%s\n", tool ? "user" : m->role);
+    if (!rc && !continues) rc = tk__rm_special(out, TK_SEG_HEADER, "<|im_start|>");
+    if (!rc && !continues) rc = tk__rm_printf(out, TK_SEG_HEADER, "%s\n", tool ? "user" : m->role);
     if (rc) return rc;
 
     /* The template frames the turn after the last user message: the produced message always,
@@ -139,7 +142,7 @@ static int render(const tk_renderer *r, const tk_message *m, const tk_render_con
         rc = c ? tk__rm_ref(out, TK_SEG_OUTPUT, c, b.len) : TK_ENOMEM;
     }
     tk_buf_free(&b);
-    if (!rc) rc = tk__rm_special(out, TK_SEG_OUTPUT, "<|im_end|>");
+    if (!rc && !keep_open) rc = tk__rm_special(out, TK_SEG_OUTPUT, "<|im_end|>");
     return rc == TK_ENOMEM ? tk_err_set(e, rc, "%s: out of memory", r->name) : rc;
 }
 
