@@ -67,18 +67,10 @@ static int render(const tk_renderer *r, const tk_message *m, const tk_render_con
         if (!rc) rc = tk__rm_special(out, TK_SEG_OUTPUT, T_OUT_END);
     } else if (tk__role_is(m, "assistant")) {
         bool think_mode = r->variant == V_THINK;
-        if (!think_mode && !follows_tool) {
-            rc = strip_reasoning(m, &b);
-        } else if (m->content_is_list) {
-            bool strip = r->strip_history && !m->n_tool_calls && !ctx->is_last;
-            for (size_t i = 0; !rc && i < m->n_parts; i++) {
-                const tk_content_part *p = &m->parts[i];
-                if (p->type == TK_PART_TEXT) rc = tk_buf_puts(&b, tk__str(p->text));
-                else if (!strip) rc = tk_buf_printf(&b, "<think>%s</think>", tk__str(p->text));
-            }
-        } else {
-            rc = tk_buf_puts(&b, tk__str(m->content));
-        }
+        /* reasoning parts kept in thinking mode (or after a tool result) are written below */
+        bool parts_below = (think_mode || follows_tool) && m->content_is_list;
+        if (!think_mode && !follows_tool) rc = strip_reasoning(m, &b);
+        else if (!parts_below) rc = tk_buf_puts(&b, tk__str(m->content));
         if (!rc && !follows_tool) {
             rc = tk__rm_special(out, TK_SEG_HEADER, T_ASSISTANT);
             /* Non-thinking mode closes the think block in the header, as do earlier turns of
@@ -91,9 +83,25 @@ static int render(const tk_renderer *r, const tk_message *m, const tk_render_con
              * tools, and out of history, so neither extends its prompt.) */
             if (!rc && think_mode && (ctx->is_last || !r->strip_history) &&
                 (tk__content_truthy(m) || m->n_tool_calls) && !tk__has_thinking(m)) {
-                /* one encode call of its own, as the cookbook encodes it */
-                rc = tk__rm_ref(out, TK_SEG_OUTPUT, "<think></think>", 15);
-                if (!rc) rc = tk__rm_break(out, TK_SEG_OUTPUT);
+                rc = tk__rm_special(out, TK_SEG_OUTPUT, "<think>");
+                if (!rc) rc = tk__rm_special(out, TK_SEG_OUTPUT, "</think>");
+            }
+        }
+        /* <think> and </think> are added tokens of V3.1's tokenizer, so text never merges
+         * across them; they are encoded alone, which gives the same ids with that tokenizer
+         * and the same boundaries with tokenizers that lack them (V3's). */
+        if (parts_below) {
+            bool strip = r->strip_history && !m->n_tool_calls && !ctx->is_last;
+            for (size_t i = 0; !rc && i < m->n_parts; i++) {
+                const tk_content_part *p = &m->parts[i];
+                const char *t = tk__str(p->text);
+                if (p->type == TK_PART_TEXT) {
+                    rc = tk__rm_ref(out, TK_SEG_OUTPUT, t, strlen(t));
+                } else if (!strip) {
+                    rc = tk__rm_special(out, TK_SEG_OUTPUT, "<think>");
+                    if (!rc) rc = tk__rm_ref(out, TK_SEG_OUTPUT, t, strlen(t));
+                    if (!rc) rc = tk__rm_special(out, TK_SEG_OUTPUT, "</think>");
+                }
             }
         }
         if (!rc && b.len) {
