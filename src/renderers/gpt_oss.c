@@ -349,6 +349,8 @@ static int ts_type(const json_t *schema, tk_buf *b) {
         rc = tk_buf_puts(b, "number");
     } else if (!strcmp(t, "boolean")) {
         rc = tk_buf_puts(b, "boolean");
+    } else if (!strcmp(t, "null")) { /* the cookbook writes any here; harmony (the format) null */
+        rc = tk_buf_puts(b, "null");
     } else if (!strcmp(t, "array")) {
         x = json_object_get(schema, "items");
         json_t *empty = x ? NULL : json_object();
