@@ -279,7 +279,9 @@ void tk_renderer_stop_sequences(const tk_renderer *r, tk_stop_sequences *out);
 /* Parse sampled ids (what followed the generation prompt, the stop token included if it was
  * sampled) into an assistant message: thinking parts, text, tool calls, unparsed tool calls.
  * A best-effort message is returned even when the termination is MALFORMED. TK_EINVAL when the
- * response holds the stop token more than once (the sampler was given the wrong stops). */
+ * response holds the stop token more than once (the sampler was given the wrong stops);
+ * TK_ERANGE when an id before the stop is not a token of the tokenizer (the message names its
+ * index). On failure *out holds nothing to free. */
 int tk_renderer_parse_response(const tk_renderer *r, const int32_t *ids, size_t n,
                                tk_parsed_response *out, tk_err *e);
 

@@ -99,7 +99,9 @@ int tk__add_stop_token(tk_renderer *r, const char *token, tk_err *e) {
 }
 
 int tk__decode(const tk_renderer *r, const int32_t *ids, size_t n, tk_buf *out, tk_err *e) {
-    return n ? r->codec.decode(r->codec.ctx, ids, n, out, e) : 0;
+    int rc = n ? r->codec.decode(r->codec.ctx, ids, n, out, e) : 0;
+    if (rc) tk_err_prefix(e, "%s: parse_response: ", r->name);
+    return rc;
 }
 
 /* Encode the pieces of one segment: consecutive text in one call with split_special; a special

