@@ -3,7 +3,7 @@
 # (Unicode text, system prompts, reasoning, tool calls) with tinkerc's renderers and real
 # tokenizers, and the same conversations with the models' own chat templates under
 # @huggingface/jinja + the Hugging Face tokenizers library (what apply_chat_template(tokenize=True)
-# does), side by side. Both sides build the generation prompt of every conversation but its last
+# does) — for gpt-oss with OpenAI's harmony library (openai-harmony, WebAssembly) — side by side. Both sides build the generation prompt of every conversation but its last
 # message; tinkerc's supervised examples (tokens + weights, including the prefill check, which
 # renders the prompt a second time) are timed too.
 #   RENDER_BENCH_N   conversations per renderer (default 10000)
@@ -23,7 +23,7 @@ ratio() { /usr/bin/python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "conversations per renderer: $n; one thread on both sides"
 printf "%-26s %12s %12s %14s %14s %12s %12s %8s\n" renderer "ours conv/s" "ours tok/s" "ref conv/s" "ref tok/s" "tokens" "ref tokens" "time ratio"
-for spec in "qwen3 qwen3 npm" "llama3 llama3 npm --plain" "gpt_oss_medium_reasoning gptoss tests/data/renderers/templates/gpt_oss.jinja --plain"; do
+for spec in "qwen3 qwen3 npm" "llama3 llama3 npm --plain" "gpt_oss_medium_reasoning gptoss harmony:medium"; do
   set -- $spec
   renderer=$1 family=$2 template=$3 extra=${4:-}
   ours=$("$bin" --renderer "$renderer" --tokenizer ".cache/tokenizers/$family" --n "$n" --dump "$tmp/$renderer.jsonl" $extra)
@@ -31,7 +31,7 @@ for spec in "qwen3 qwen3 npm" "llama3 llama3 npm --plain" "gpt_oss_medium_reason
   gs=$(json "$ours" gen_seconds) gt=$(json "$ours" gen_tokens) rs=$(json "$ref" gen_seconds) rt=$(json "$ref" gen_tokens)
   printf "%-26s %12s %12s %14s %14s %12s %12s %8s\n" "$renderer" "$(rate "$n" "$gs")" "$(rate "$gt" "$gs")" \
     "$(rate "$n" "$rs")" "$(rate "$rt" "$rs")" "$gt" "$rt" "$(ratio "$gs" "$rs")"
-  echo "    supervised examples (ours): $(rate "$n" "$(json "$ours" sup_seconds)") conv/s, $(rate "$(json "$ours" sup_tokens)" "$(json "$ours" sup_seconds)") tok/s;" \
-       "reference split: template $(json "$ref" render_seconds | cut -c1-6) s, tokenize $(json "$ref" encode_seconds | cut -c1-6) s" \
-       "(one batched call: $(json "$ref" encode_batch_seconds | cut -c1-6) s)"
+  split="reference split: template $(json "$ref" render_seconds | cut -c1-6) s, tokenize $(json "$ref" encode_seconds | cut -c1-6) s (one batched call: $(json "$ref" encode_batch_seconds | cut -c1-6) s)"
+  [ "$(json "$ref" encode_batch_seconds)" = None ] && split="reference: harmony renders and tokenizes in one call"
+  echo "    supervised examples (ours): $(rate "$n" "$(json "$ours" sup_seconds)") conv/s, $(rate "$(json "$ours" sup_tokens)" "$(json "$ours" sup_seconds)") tok/s; $split"
 done
