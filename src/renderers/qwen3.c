@@ -67,6 +67,9 @@ static int render(const tk_renderer *r, const tk_message *m, const tk_render_con
     bool frames = frames_thinking(r) && asst && ctx->last_user_index >= 0 &&
                   (ctx->is_last || !r->strip_history || (after_query && reasoned));
     tk_buf b = {0};
+    /* bytes of answer text (a framed reasoning block not counted): the template separates tool
+     * calls from the content with "\n" only when there is such text */
+    size_t text_len = 0;
     if (m->content_is_list) {
         bool strip = r->strip_history && asst && !ctx->is_last && !after_query, after_block = false;
         for (size_t i = 0; !rc && i < m->n_parts; i++) {
@@ -86,6 +89,7 @@ static int render(const tk_renderer *r, const tk_message *m, const tk_render_con
             } else {
                 if (after_block) tk__py_lstrip(&s, &n, "\n");
                 rc = tk_buf_append(&b, s, n);
+                text_len += n;
                 after_block = false;
             }
         }
@@ -101,11 +105,13 @@ static int render(const tk_renderer *r, const tk_message *m, const tk_render_con
             tk__py_lstrip(&rest, &rn, "\n");
             rc = put_frame(&b, open, (size_t)(close - open));
             rc = rc ? rc : tk_buf_append(&b, rest, rn);
+            text_len = rn;
         } else {
             rc = tk_buf_puts(&b, s);
+            text_len = strlen(s);
         }
     }
-    bool has_text = b.len > 0;
+    bool has_text = frames ? text_len > 0 : b.len > 0;
     if (!rc && frames && !reasoned) { /* the produced turn always gets a block */
         tk_buf framed = {0};
         const char *s = b.data ? b.data : "";
