@@ -24,7 +24,8 @@ static void usage(FILE *out) {
             "message as the system prompt.\n"
             "\n"
             "  --renderer NAME     a renderer (role_colon, llama3, qwen3, deepseekv3, gpt_oss_*, ...);\n"
-            "                      default: the one the cookbook recommends for the --tokenizer model name\n"
+            "                      default: the one the cookbook recommends for the --tokenizer model\n"
+            "                      (llama3, qwen3, deepseekv3, gpt_oss_no_sysprompt for the families)\n"
             "  --tokenizer X       a tokenizer.json, a directory holding one, a family under\n"
             "                      .cache/tokenizers/ (llama3, qwen3, deepseek_v3, gptoss), or a model name\n"
             "  --mode M            supervised (default): training tokens and weights of the whole\n"
@@ -50,7 +51,26 @@ static int load_tokenizer(const char *arg, tk_tokenizer **out, tk_err *e) {
         free(p);
         if (rc != 1) return rc;
     }
-    return tk_tokenizer_load_by_name(arg, out, e);
+    int rc = tk_tokenizer_load_by_name(arg, out, e);
+    if (rc && !strchr(arg, '/')) {
+        char msg[sizeof e->msg];
+        snprintf(msg, sizeof msg, "%s", e->msg);
+        tk_err_set(e, rc, "%s (a family name such as qwen3 is looked up in .cache/tokenizers/ under the "
+                          "current directory: run from the repository root)", msg);
+    }
+    return rc;
+}
+
+/* With no --renderer and a family name under .cache/tokenizers/, the renderer the cookbook
+ * recommends for the model that tokenizer belongs to; NULL for anything else. */
+static const char *family_renderer(const char *tokenizer) {
+    static const char *const FAMILY[][2] = {{"llama3", "llama3"},
+                                            {"qwen3", "qwen3"},
+                                            {"deepseek_v3", "deepseekv3"},
+                                            {"gptoss", "gpt_oss_no_sysprompt"}};
+    for (size_t i = 0; i < sizeof FAMILY / sizeof FAMILY[0]; i++)
+        if (!strcmp(tokenizer, FAMILY[i][0])) return FAMILY[i][1];
+    return NULL;
 }
 
 /* The messages to render: the tool declarations first when FILE has tools. */
@@ -169,8 +189,9 @@ int tk_cmd_render(int argc, char **argv) {
         fprintf(stderr, "tinkerc render: --train-on applies to --mode supervised\n");
         return 2;
     }
+    if (!renderer) renderer = family_renderer(tokenizer);
     if (!renderer && tk_renderer_for_model(tokenizer, &renderer, &e)) {
-        fprintf(stderr, "tinkerc render: no --renderer given and %s\n", e.msg);
+        fprintf(stderr, "tinkerc render: no --renderer given and %s; pass --renderer NAME\n", e.msg);
         return 2;
     }
 

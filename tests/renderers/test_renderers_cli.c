@@ -91,9 +91,10 @@ static void test_bad_invocations(void **state) {
         "render --tokenizer qwen3 --renderer qwen3 --frobnicate x",
         "render --tokenizer qwen3 --renderer qwen3 /nonexistent/conv.json",
         "render --tokenizer qwen3 --renderer no_such_renderer tests/data/renderers/parity/conversations.json",
-        "render --tokenizer qwen3 x.json",                          /* no renderer, not a model name */
+        "render --tokenizer foo x.json",                            /* no renderer, not a model name */
+        "render --tokenizer no_such_family --renderer qwen3 tests/data/renderers/parity/conversations.json",
     };
-    const int status[] = {2, 2, 2, 2, 1, 1, 2};
+    const int status[] = {2, 2, 2, 2, 1, 1, 2, 1};
     for (size_t i = 0; i < sizeof args / sizeof args[0]; i++) {
         snprintf(cmd, sizeof cmd, "%s %s 2>/dev/null", g_bin, args[i]);
         tk_buf out = {0};
@@ -103,11 +104,43 @@ static void test_bad_invocations(void **state) {
     }
 }
 
+/* The commands docs/RENDERERS.md shows, on the example it points to: a family name picks the
+ * renderer the cookbook recommends, and each format shows its own markers. */
+static void test_docs_examples(void **state) {
+    if (!tk_path_exists(".cache/tokenizers/qwen3/tokenizer.json")) skip();
+    struct { const char *args, *want; } cases[] = {
+        {"--tokenizer qwen3 --train-on last_assistant_turn", "<|im_start|>assistant\n" OPEN_MARK "<think>\nI should ask the weather tool.\n</think>\n\n<tool_call>"},
+        {"--tokenizer gptoss", "<|start|>assistant to=functions.get_weather<|channel|>commentary <|constrain|>json"},
+        {"--tokenizer deepseek_v3", "<\xef\xbd\x9c" "Assistant\xef\xbd\x9c></think>"},
+        {"--renderer gpt_oss_medium_reasoning --tokenizer gptoss --mode generation --date 2025-01-01",
+         "Current date: 2025-01-01\n\nReasoning: medium"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, "%s render %s examples/data/render_example.json", g_bin, cases[i].args);
+        tk_buf out = {0};
+        if (run(cmd, &out)) fail_msg("%s failed", cases[i].args);
+        if (!strstr(out.data, cases[i].want)) fail_msg("%s: no \"%s\" in\n%s", cases[i].args, cases[i].want, out.data);
+        assert_non_null(strstr(out.data, " tokens"));
+        tk_buf_free(&out);
+    }
+    /* from outside the repository a family name is not found, and the message says why */
+    char cmd[1200], cwd[512];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(cmd, sizeof cmd, "cd / && %s%s%s render --tokenizer qwen3 %s/examples/data/render_example.json 2>&1",
+             g_bin[0] == '/' ? "" : cwd, g_bin[0] == '/' ? "" : "/", g_bin, cwd);
+    tk_buf out = {0};
+    assert_int_equal(run(cmd, &out), 1);
+    assert_non_null(strstr(out.data, "run from the repository root"));
+    tk_buf_free(&out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generation_ids_match_the_template),
         cmocka_unit_test(test_supervised_text_and_json),
         cmocka_unit_test(test_bad_invocations),
+        cmocka_unit_test(test_docs_examples),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
