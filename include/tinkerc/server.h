@@ -49,6 +49,10 @@ typedef struct tk_server_config {
                                       skipping it (docs/server.md "Gaps"); default 300 */
     double sweep_interval_s;       /* housekeeping period (expiries); default 1 */
     int max_connections;           /* concurrent HTTP connections; default 4096 */
+    size_t max_request_tokens;     /* most tokens one request may make the engine hold: the sum of
+                                      the datums' lengths of a forward / forward_backward, the prompt
+                                      plus num_samples * max_tokens of an asample; checked before
+                                      anything is allocated for it (400 above); default 131072 */
     const tk_server_model_spec *models;  /* served base models (copied) */
     size_t n_models;
 } tk_server_config;

@@ -27,6 +27,8 @@ static void usage(FILE *out) {
             "                            (default 300)\n"
             "  --max-body-bytes N        largest request body (default 256M; K/M/G suffixes)\n"
             "  --max-decompressed-bytes N  largest body after zstd decompression (default 1G)\n"
+            "  --max-request-tokens N    most tokens one forward_backward (all datums) or asample\n"
+            "                            (prompt + num_samples * max_tokens) may ask for (default 128K)\n"
             "  --model NAME=DIR          serve the Hugging Face model in DIR as base model NAME\n"
             "                            (repeatable)\n"
             "\n"
@@ -106,6 +108,12 @@ int tk_cmd_serve(int argc, char **argv) {
             size_t *dst = name[6] == 'b' ? &cfg.max_body_bytes : &cfg.max_decompressed_bytes;
             if (parse_size(val, dst)) {
                 fprintf(stderr, "tinkerc serve: %s %s: expected a positive size like 1048576, 64M or 1G\n", name, val);
+                goto bad;
+            }
+        } else if (!strcmp(name, "--max-request-tokens")) {
+            if (parse_size(val, &cfg.max_request_tokens)) {
+                fprintf(stderr, "tinkerc serve: --max-request-tokens %s: expected a positive count like 65536 or 128K\n",
+                        val);
                 goto bad;
             }
         } else if (!strcmp(name, "--model")) {

@@ -48,6 +48,12 @@ struct tk_server_job {
     int64_t seq_id;
     bool creates_model;             /* the first job of its model (create_model, create-via-load) */
     bool any_state;                 /* runs even when its target is unloaded (engine release) */
+    bool gather;                    /* unordered work (samples): the worker batches it with every queued
+                                       gather job of the same run function, whatever their targets */
+    bool detached;                  /* set by a run function that keeps the job to settle it later (a
+                                       sample that joined the decode loop): the worker then neither
+                                       checks nor frees it; whoever settles it frees it with
+                                       tk_server_job_free (on the worker thread) */
     char request_id[TK_SERVER_ID_MAX];
     /* set when settled */
     bool settled, ok;
@@ -99,6 +105,7 @@ struct tk_server_model {
     char owner[24];                        /* fingerprint of the creating API key */
     char arch[16];                         /* engine architecture ("llama3", "qwen3"); set by the
                                               creation job, readable once the model is ready */
+    char *tokenizer_id;                    /* get_info's model_data.tokenizer_id (owned); set like arch */
     char create_rid[TK_SERVER_ID_MAX];
     /* guarded by the registry lock */
     tk_server_model_state state;

@@ -231,6 +231,17 @@ static base_entry *load_base(glue *g, const char *dir, tk_err *e) {
     return b;
 }
 
+/* get_info's tokenizer_id: the model directory when it holds tokenizer.json and the base model was
+ * not a Hugging Face name (a --model NAME=DIR entry or a path: clients load the tokenizer from
+ * there), else the name itself (clients find it in their Hugging Face cache, as for the hosted
+ * service). */
+static char *tokenizer_id_of(const char *base_model, const char *dir) {
+    char *tj = tk_path_join(dir, "tokenizer.json");
+    bool local = tj && tk_path_exists(tj) && !strstr(dir, "/models--");
+    free(tj);
+    return tk_strdup(local ? dir : base_model);
+}
+
 static void run_create(tk_server *s, tk_server_job **jobs, size_t n) {
     glue *g = s->hooks.user;
     for (size_t i = 0; i < n; i++) {
@@ -255,6 +266,8 @@ static void run_create(tk_server *s, tk_server_job **jobs, size_t n) {
         m->engine = ms;
         m->engine_free = free_state;
         snprintf(m->arch, sizeof m->arch, "%s", tk_engine_arch_name(tk_engine_model_config(b->m)->arch));
+        free(m->tokenizer_id);
+        m->tokenizer_id = tokenizer_id_of(m->base_model, b->dir);
         succeed_json(s, j, json_pack("{s:s, s:s}", "model_id", m->id, "type", "create_model"));
     }
 }

@@ -75,6 +75,7 @@ static void model_destroy(tk_server_model *m) {
     if (m->engine && m->engine_free) m->engine_free(m->engine);
     tk_server_seq_free(&m->seq);
     free(m->base_model);
+    free(m->tokenizer_id);
     json_decref(m->user_metadata);
     free(m->reason);
     free(m);

@@ -1,5 +1,6 @@
 /* Server lifecycle: configuration, start, the sweeper thread, stop. */
 #include "engine_glue.h"
+#include "routes.h"
 #include "server_internal.h"
 
 #include <stdio.h>
@@ -18,6 +19,7 @@ void tk_server_config_init(tk_server_config *c) {
     c->gap_timeout_s = 300;
     c->sweep_interval_s = 1;
     c->max_connections = 4096;
+    c->max_request_tokens = 131072;
 }
 
 char *tk_server_default_data_dir(void) {
@@ -39,6 +41,7 @@ static int check_config(const tk_server_config *c, tk_err *e) {
     if (!(c->gap_timeout_s > 0)) return tk_err_set(e, TK_EINVAL, "gap_timeout_s: must be positive");
     if (!(c->sweep_interval_s > 0)) return tk_err_set(e, TK_EINVAL, "sweep_interval_s: must be positive");
     if (c->max_connections < 1) return tk_err_set(e, TK_EINVAL, "max_connections: must be at least 1");
+    if (c->max_request_tokens < 1) return tk_err_set(e, TK_EINVAL, "max_request_tokens: must be at least 1");
     for (size_t i = 0; i < c->n_models; i++)
         if (!c->models[i].name || !*c->models[i].name || !c->models[i].dir)
             return tk_err_set(e, TK_EINVAL, "models[%zu]: needs a name and a directory", i);
@@ -174,6 +177,7 @@ int tk_server_start(const tk_server_config *cfg, tk_server **out, tk_err *e) {
     if (rc) return rc;
     rc = tk_server_engine_attach(s, e);
     if (!rc) rc = tk_server_add_core_routes(s, e);
+    if (!rc) rc = tk_server_routes_engine(s, e);
     if (!rc) rc = tk_server_listen(s, e);
     if (rc) {
         tk_server_stop(s);

@@ -23,8 +23,14 @@ typedef struct tk_server_engine_hooks {
     /* Can base_model be served (create_model, create_sampling_session)? Called on HTTP threads.
      * 0, or TK_ENOTFOUND with a message listing what is served. NULL: the --model list only. */
     int (*resolve_base_model)(void *user, const char *base_model, tk_err *e);
+    /* Background work on the worker thread (the sampling decode loop): called after every batch
+     * of jobs and whenever the queue is empty; does one short slice of work (one decode step) and
+     * returns true while more remains, so that the worker neither sleeps nor starves queued jobs.
+     * NULL: none. */
+    bool (*background)(void *user);
     /* Free the engine's shared state; called by tk_server_stop after the worker has stopped and
-     * every model's engine_free has run. */
+     * every model's engine_free has run (jobs the engine detached are still its own: fail and
+     * free them here). */
     void (*close)(void *user);
 } tk_server_engine_hooks;
 

@@ -107,7 +107,10 @@ static size_t take_batch(tk_server *s, tk_server_job **batch, size_t max) {
     tk_server_job *h = s->q_head;
     size_t n = 0;
     batch[n++] = h;
-    if (h->batchable && (h->model || h->sampler)) {
+    if (h->gather) {
+        for (tk_server_job *j = h->q_next; j && n < max; j = j->q_next)
+            if (j->gather && j->run == h->run) batch[n++] = j;
+    } else if (h->batchable && (h->model || h->sampler)) {
         for (tk_server_job *j = h->q_next; j && n < max; j = j->q_next) {
             if (j->model != h->model || j->sampler != h->sampler) continue; /* another target */
             if (!j->batchable || j->run != h->run || j->creates_model) break; /* a barrier */
@@ -178,14 +181,15 @@ static void *worker_main(void *arg) {
         free(ready);
         return NULL;
     }
+    bool background = false; /* the engine has background work (a decode loop) to continue */
     for (;;) {
         pthread_mutex_lock(&s->q_mu);
-        while (!s->q_head && !s->q_stop) pthread_cond_wait(&s->q_cv, &s->q_mu);
+        while (!s->q_head && !s->q_stop && !background) pthread_cond_wait(&s->q_cv, &s->q_mu);
         if (s->q_stop) {
             pthread_mutex_unlock(&s->q_mu);
             break;
         }
-        size_t n = take_batch(s, batch, cap);
+        size_t n = s->q_head ? take_batch(s, batch, cap) : 0;
         pthread_mutex_unlock(&s->q_mu);
 
         size_t nr = 0;
@@ -194,14 +198,18 @@ static void *worker_main(void *arg) {
         if (nr) {
             if (ready[0]->run) ready[0]->run(s, ready, nr);
             for (size_t i = 0; i < nr; i++)
-                if (!ready[i]->settled)
+                if (!ready[i]->settled && !ready[i]->detached)
                     tk_server_job_fail(s, ready[i], TK_SERVER_CAT_SERVER, "internal error: %s produced no result",
                                        ready[i]->type);
         }
         for (size_t i = 0; i < n; i++) {
+            if (batch[i]->detached) continue; /* the engine settles and frees it later */
             if (batch[i]->creates_model) finish_creation(s, batch[i]);
             tk_server_job_free(s, batch[i]);
         }
+        /* one slice of background work between batches: queued jobs and running decode loops
+         * take turns */
+        background = s->hooks.background && s->hooks.background(s->hooks.user);
     }
     free(batch);
     free(ready);

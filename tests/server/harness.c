@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 
 #include "harness.h"
+#include "tinkerc/engine.h"
 
 /* ---- HTTP ------------------------------------------------------------------------------------- */
 
@@ -380,6 +381,63 @@ void harness_start(harness *h, const tk_server_config *cfg, bool fake) {
     assert_ok(tk_server_listen(h->s, &e), &e);
     snprintf(h->url, sizeof h->url, "%s", tk_server_url(h->s));
     fake_log_reset();
+}
+
+static char *tiny_dir;
+
+static void remove_tiny(void) {
+    tk_err e = {0};
+    if (tiny_dir) tk_remove_tree(tiny_dir, &e);
+    free(tiny_dir);
+    tiny_dir = NULL;
+}
+
+const char *harness_tiny_model(void) {
+    static char path[600];
+    if (tiny_dir) return path;
+    tiny_dir = tk_test_tmpdir();
+    assert_non_null(tiny_dir);
+    atexit(remove_tiny);
+    snprintf(path, sizeof path, "%s/tiny", tiny_dir);
+    tk_engine_config c;
+    tk_engine_config_default(&c, TK_ENGINE_ARCH_QWEN3);
+    c.vocab_size = 64;
+    c.hidden_size = 16;
+    c.intermediate_size = 24;
+    c.num_layers = 2;
+    c.num_heads = 2;
+    c.num_kv_heads = 1;
+    c.head_dim = 8;
+    c.max_position_embeddings = 96;
+    tk_engine_model *m = NULL;
+    tk_err e = {0};
+    assert_ok(tk_engine_model_random(&c, 11, &m, &e), &e);
+    assert_ok(tk_engine_model_save(m, path, TK_ENGINE_F32, &e), &e);
+    tk_engine_model_free(m);
+    return path;
+}
+
+void harness_start_engine(harness *h, const tk_server_config *cfg) {
+    static bool curl_ready;
+    if (!curl_ready) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        curl_ready = true;
+    }
+    tk_server_config c;
+    if (cfg) c = *cfg;
+    else harness_config(&c);
+    if (!c.data_dir) {
+        if (!h->dir) h->dir = tk_test_tmpdir();
+        c.data_dir = h->dir;
+    }
+    tk_server_model_spec ms[] = {{"test/tiny", harness_tiny_model(), 0}};
+    if (!c.n_models) {
+        c.models = ms;
+        c.n_models = 1;
+    }
+    tk_err e = {0};
+    assert_ok(tk_server_start(&c, &h->s, &e), &e);
+    snprintf(h->url, sizeof h->url, "%s", tk_server_url(h->s));
 }
 
 void harness_stop(harness *h, bool keep_dir) {

@@ -48,6 +48,14 @@ json_t *wait_result(harness *h, const char *request_id, long *status);
 /* A new session id (asserts success). Caller frees. */
 char *new_session(harness *h);
 
+/* ---- the real engine ---------------------------------------------------------------------------
+ * A tiny seeded random Qwen3 model (vocab 64, hidden 16, 2 layers, context 96) written once per
+ * process into a temporary directory that is removed at exit; returns that directory. */
+const char *harness_tiny_model(void);
+/* Start the server as tk_server_start does (engine attached, every route) serving
+ * harness_tiny_model() as base model "test/tiny". cfg NULL: harness_config(). */
+void harness_start_engine(harness *h, const tk_server_config *cfg);
+
 /* ---- the fake engine ---------------------------------------------------------------------------
  * Routes: POST /test/create_model {session_id, model_seq_id, base_model?, fail?}
  *         POST /test/train {model_id, seq_id, op, name?, delay_ms?, fail?, invalid?}
