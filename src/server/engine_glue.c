@@ -8,29 +8,13 @@
  * request still runs as its own engine call, in seq_id order: merging them into one call would
  * sum gradients in an order that depends on how requests happened to arrive, and DESIGN.md asks
  * for bit-identical results run after run. */
-#include "engine_glue.h"
+#include "engine_glue_internal.h"
 
 #include <dirent.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-
-typedef struct base_entry {
-    char *dir;
-    tk_engine_model *m;
-    int adapters;
-} base_entry;
-
-typedef struct glue {
-    tk_server *s;
-    tk_map *bases; /* dir -> base_entry; touched only by the worker (and close, after it stopped) */
-} glue;
-
-typedef struct model_state {
-    tk_engine_adapter *a;
-    base_entry *base;
-} model_state;
 
 /* ---- base model resolution ---------------------------------------------------------------------- */
 
@@ -124,26 +108,41 @@ int tk_server_model_dir(const tk_server *s, const char *name, char **dir_out, tk
 /* ---- attach / close ------------------------------------------------------------------------------- */
 
 static int resolve_hook(void *user, const char *name, tk_err *e) {
-    glue *g = user;
+    tk_glue *g = user;
     char *dir = NULL;
     int rc = tk_server_model_dir(g->s, name, &dir, e);
     free(dir);
     return rc;
 }
 
+static int checkpoint_info_hook(void *user, const char *dir, json_t **out, tk_err *e) {
+    (void)user;
+    *out = NULL;
+    tk_engine_ckpt_info ci;
+    int rc = tk_engine_checkpoint_info(dir, &ci, e);
+    if (rc) return tk_err_prefix(e, "reading the checkpoint: "), rc;
+    *out = json_pack("{s:I, s:b, s:b, s:b, s:b}", "lora_rank", (json_int_t)ci.lora.rank, "is_lora", true, "train_attn",
+                     ci.lora.train_attn, "train_mlp", ci.lora.train_mlp, "train_unembed", ci.lora.train_unembed);
+    if (*out && ci.base_model[0]) json_object_set_new(*out, "base_model", json_string(ci.base_model));
+    return *out ? 0 : tk_err_set(e, TK_ENOMEM, "out of memory");
+}
+
 static void close_hook(void *user) {
-    glue *g = user;
+    tk_glue *g = user;
+    tk_glue_sample_close(g); /* decode loops first: they borrow adapters */
     size_t pos = 0;
     const void *k;
     size_t kl;
     void *v;
     while (tk_map_next(g->bases, &pos, &k, &kl, &v)) {
-        base_entry *b = v;
+        tk_glue_base *b = v;
+        if (b->adapters) tk_warn("server: base model %s still has %d adapter(s) at stop", b->dir, b->adapters);
         tk_engine_model_free(b->m);
         free(b->dir);
         free(b);
     }
     tk_map_free(g->bases);
+    tk_vec_free(&g->inflight);
     free(g);
 }
 
@@ -163,20 +162,22 @@ int tk_server_engine_attach(tk_server *s, tk_err *e) {
         }
         if (m->max_context_length <= 0) m->max_context_length = c.max_position_embeddings;
     }
-    glue *g = calloc(1, sizeof *g);
+    tk_glue *g = calloc(1, sizeof *g);
     if (!g || !(g->bases = tk_map_new(8))) {
         free(g);
         return tk_err_set(e, TK_ENOMEM, "out of memory");
     }
     g->s = s;
-    tk_server_engine_hooks h = {.user = g, .resolve_base_model = resolve_hook, .close = close_hook};
+    tk_server_engine_hooks h = {.user = g, .resolve_base_model = resolve_hook,
+                                .checkpoint_info = checkpoint_info_hook, .background = tk_glue_sample_background,
+                                .close = close_hook};
     tk_server_set_engine_hooks(s, &h);
     return 0;
 }
 
 /* ---- results ---------------------------------------------------------------------------------------- */
 
-static void succeed_json(tk_server *s, tk_server_job *j, json_t *v) {
+void tk_glue_succeed_json(tk_server *s, tk_server_job *j, json_t *v) {
     tk_buf b = {0};
     if (!v || tk_json_dump(v, &b)) {
         tk_buf_free(&b);
@@ -186,8 +187,7 @@ static void succeed_json(tk_server *s, tk_server_job *j, json_t *v) {
     json_decref(v);
 }
 
-/* Engine errors about the request are the user's; the rest (I/O, memory) the server's. */
-static tk_server_category category_of(int code) {
+tk_server_category tk_glue_category(int code) {
     return code == TK_EINVAL || code == TK_ERANGE || code == TK_ENOTFOUND || code == TK_EUNSUPPORTED ||
                    code == TK_EPARSE
                ? TK_SERVER_CAT_USER
@@ -195,29 +195,78 @@ static tk_server_category category_of(int code) {
 }
 
 tk_engine_adapter *tk_server_engine_adapter(tk_server_model *m) {
-    model_state *ms = m ? m->engine : NULL;
+    tk_glue_model *ms = m ? m->engine : NULL;
     return ms ? ms->a : NULL;
 }
 
-/* ---- create_model ---------------------------------------------------------------------------------- */
+/* ---- engine state of models and samplers ------------------------------------------------------------ */
 
-static void free_state(void *p) {
-    model_state *ms = p;
+static void free_model_state(void *p) {
+    tk_glue_model *ms = p;
     if (!ms) return;
     tk_engine_adapter_free(ms->a);
     ms->base->adapters--;
     free(ms);
 }
 
-static base_entry *load_base(glue *g, const char *dir, tk_err *e) {
+int tk_glue_model_attach(tk_server_model *m, tk_glue_base *base, tk_engine_adapter *a, tk_err *e) {
+    tk_glue_model *ms = calloc(1, sizeof *ms);
+    if (!ms) {
+        tk_engine_adapter_free(a);
+        return tk_err_set(e, TK_ENOMEM, "out of memory");
+    }
+    ms->a = a;
+    ms->base = base;
+    base->adapters++;
+    m->engine = ms;
+    m->engine_free = free_model_state;
+    return 0;
+}
+
+static void free_sampler_state(void *p) {
+    tk_glue_sampler *st = p;
+    if (!st) return;
+    /* a closed session's requests still in the decode loop are stopped first (they borrow a) */
+    if (st->inflight) tk_glue_sample_cancel(st->g, st, "its sampling session was closed");
+    if (st->a) {
+        tk_engine_adapter_free(st->a);
+        st->base->adapters--;
+    }
+    free(st);
+}
+
+int tk_glue_sampler_attach(tk_glue *g, tk_server_sampler *sp, tk_glue_base *base, tk_engine_adapter *a, tk_err *e) {
+    tk_glue_sampler *st = calloc(1, sizeof *st);
+    if (!st) {
+        tk_engine_adapter_free(a);
+        return tk_err_set(e, TK_ENOMEM, "out of memory");
+    }
+    st->g = g;
+    st->base = base;
+    st->a = a;
+    if (a) base->adapters++;
+    sp->engine = st;
+    sp->engine_free = free_sampler_state;
+    return 0;
+}
+
+/* ---- base models ----------------------------------------------------------------------------------- */
+
+tk_glue_base *tk_glue_base_get(tk_glue *g, const char *name, tk_err *e) {
+    char *dir = NULL;
+    if (tk_server_model_dir(g->s, name, &dir, e)) return NULL;
     void *v = NULL;
-    if (tk_map_sget(g->bases, dir, &v)) return v;
-    base_entry *b = calloc(1, sizeof *b);
-    if (!b || !(b->dir = tk_strdup(dir))) {
-        free(b);
+    if (tk_map_sget(g->bases, dir, &v)) {
+        free(dir);
+        return v;
+    }
+    tk_glue_base *b = calloc(1, sizeof *b);
+    if (!b) {
+        free(dir);
         tk_err_set(e, TK_ENOMEM, "out of memory");
         return NULL;
     }
+    b->dir = dir;
     double t0 = tk_now_s();
     if (tk_engine_model_load(dir, &b->m, e) || tk_map_sput(g->bases, b->dir, b)) {
         if (!e->code) tk_err_set(e, TK_ENOMEM, "out of memory");
@@ -231,6 +280,8 @@ static base_entry *load_base(glue *g, const char *dir, tk_err *e) {
     return b;
 }
 
+/* ---- create_model ---------------------------------------------------------------------------------- */
+
 /* get_info's tokenizer_id: the model directory when it holds tokenizer.json and the base model was
  * not a Hugging Face name (a --model NAME=DIR entry or a path: clients load the tokenizer from
  * there), else the name itself (clients find it in their Hugging Face cache, as for the hosted
@@ -242,33 +293,29 @@ static char *tokenizer_id_of(const char *base_model, const char *dir) {
     return tk_strdup(local ? dir : base_model);
 }
 
+/* Record what get_info reports once the model is ready. */
+void tk_glue_model_describe(tk_server_model *m, tk_glue_base *b) {
+    snprintf(m->arch, sizeof m->arch, "%s", tk_engine_arch_name(tk_engine_model_config(b->m)->arch));
+    free(m->tokenizer_id);
+    m->tokenizer_id = tokenizer_id_of(m->base_model, b->dir);
+}
+
 static void run_create(tk_server *s, tk_server_job **jobs, size_t n) {
-    glue *g = s->hooks.user;
+    tk_glue *g = s->hooks.user;
     for (size_t i = 0; i < n; i++) {
         tk_server_job *j = jobs[i];
         tk_server_model *m = j->model;
         tk_err e = {0};
-        char *dir = NULL;
-        base_entry *b = NULL;
-        model_state *ms = NULL;
-        int rc = tk_server_model_dir(s, m->base_model, &dir, &e);
-        if (!rc && !(b = load_base(g, dir, &e))) rc = e.code ? e.code : TK_ENOMEM;
-        if (!rc && !(ms = calloc(1, sizeof *ms))) rc = tk_err_set(&e, TK_ENOMEM, "out of memory");
-        if (!rc) rc = tk_engine_adapter_new(b->m, j->payload, &ms->a, &e);
-        free(dir);
+        tk_engine_adapter *a = NULL;
+        tk_glue_base *b = tk_glue_base_get(g, m->base_model, &e);
+        int rc = b ? tk_engine_adapter_new(b->m, j->payload, &a, &e) : (e.code ? e.code : TK_ENOMEM);
+        if (!rc) rc = tk_glue_model_attach(m, b, a, &e);
         if (rc) {
-            free(ms);
-            tk_server_job_fail(s, j, category_of(rc), "create_model %s: %s", m->base_model, e.msg);
+            tk_server_job_fail(s, j, tk_glue_category(rc), "create_model %s: %s", m->base_model, e.msg);
             continue;
         }
-        ms->base = b;
-        b->adapters++;
-        m->engine = ms;
-        m->engine_free = free_state;
-        snprintf(m->arch, sizeof m->arch, "%s", tk_engine_arch_name(tk_engine_model_config(b->m)->arch));
-        free(m->tokenizer_id);
-        m->tokenizer_id = tokenizer_id_of(m->base_model, b->dir);
-        succeed_json(s, j, json_pack("{s:s, s:s}", "model_id", m->id, "type", "create_model"));
+        tk_glue_model_describe(m, b);
+        tk_glue_succeed_json(s, j, json_pack("{s:s, s:s}", "model_id", m->id, "type", "create_model"));
     }
 }
 
@@ -289,10 +336,10 @@ static void run_optim(tk_server *s, tk_server_job **jobs, size_t n) {
         tk_err e = {0};
         int rc = tk_engine_optim_step(tk_server_engine_adapter(j->model), p, &st, &e);
         if (rc) {
-            tk_server_job_fail(s, j, category_of(rc), "optim_step: %s", e.msg);
+            tk_server_job_fail(s, j, tk_glue_category(rc), "optim_step: %s", e.msg);
             continue;
         }
-        succeed_json(s, j, json_pack("{s:{s:f, s:f, s:f}, s:s}", "metrics", "grad_norm:mean", st.grad_norm,
+        tk_glue_succeed_json(s, j, json_pack("{s:{s:f, s:f, s:f}, s:s}", "metrics", "grad_norm:mean", st.grad_norm,
                                      "learning_rate:mean", p->learning_rate, "step:max", (double)st.step, "type",
                                      "optim_step"));
     }
@@ -339,7 +386,7 @@ static void run_fb(tk_server *s, tk_server_job **jobs, size_t n) {
         if (!rc && !isfinite(out.loss_sum))
             tk_warn("server: %s of %s gave a non-finite loss", j->type, j->model->id);
         if (!rc) rc = f->encode(&f->req, &out, &json, &proto, &e);
-        if (rc) tk_server_job_fail(s, j, category_of(rc), "%s: %s", j->type, e.msg);
+        if (rc) tk_server_job_fail(s, j, tk_glue_category(rc), "%s: %s", j->type, e.msg);
         else tk_server_job_succeed(s, j, &json, &proto);
         tk_buf_free(&json);
         tk_buf_free(&proto);

@@ -30,5 +30,7 @@ void tk_server_resp_future(tk_server_resp *resp, const char *rid, const char *mo
  * save_weights_for_sampler, load_weights, asample (and the legacy /sample). */
 int tk_server_routes_engine(tk_server *s, tk_err *e);
 int tk_server_routes_train(tk_server *s, tk_err *e);     /* routes_train.c */
+int tk_server_routes_weights(tk_server *s, tk_err *e);   /* routes_weights.c */
+int tk_server_routes_sample(tk_server *s, tk_err *e);    /* routes_sample.c */
 
 #endif

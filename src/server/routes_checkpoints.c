@@ -132,11 +132,16 @@ static void h_weights_info(tk_server *s, const tk_server_req *req, tk_server_res
     tk_err e = {0};
     const char *path = NULL;
     json_t *info = NULL;
+    char *dir = NULL;
+    json_t *own = NULL;
     int rc = tk_json_get_str(b, "tinker_path", "", &path, &e);
-    if (!rc) rc = tk_server_store_find_path(s->store, path, NULL, &info, &e);
+    if (!rc) rc = tk_server_store_find_path(s->store, path, &dir, &info, &e);
+    if (!rc && s->hooks.checkpoint_info) rc = s->hooks.checkpoint_info(s->hooks.user, dir, &own, &e);
     if (rc) tk_server_resp_error(resp, tk_server_http_status(rc), "weights_info: %s", e.msg);
     else {
-        json_t *run = json_object_get(info, "run");
+        /* what the checkpoint records about itself wins over the run's metadata */
+        json_t *run = json_copy(json_object_get(info, "run")); /* the store's own object: not modified */
+        if (run && own) json_object_update(run, own);
         json_t *rank = json_object_get(run, "lora_rank");
         bool lora = json_is_true(json_object_get(run, "is_lora"));
         tk_server_resp_json(resp, 200, json_pack("{s:O, s:b, s:o, s:b, s:b, s:b}", "base_model",
@@ -146,7 +151,10 @@ static void h_weights_info(tk_server *s, const tk_server_req *req, tk_server_res
                                                  "train_unembed", json_is_true(json_object_get(run, "train_unembed")),
                                                  "train_mlp", json_is_true(json_object_get(run, "train_mlp")),
                                                  "train_attn", json_is_true(json_object_get(run, "train_attn"))));
+        json_decref(run);
     }
+    json_decref(own);
+    free(dir);
     json_decref(info);
     json_decref(b);
 }

@@ -210,4 +210,9 @@ int tk_server_routes_train(tk_server *s, tk_err *e) {
     return 0;
 }
 
-int tk_server_routes_engine(tk_server *s, tk_err *e) { return tk_server_routes_train(s, e); }
+int tk_server_routes_engine(tk_server *s, tk_err *e) {
+    int rc = tk_server_routes_train(s, e);
+    if (!rc) rc = tk_server_routes_weights(s, e);
+    if (!rc) rc = tk_server_routes_sample(s, e);
+    return rc;
+}

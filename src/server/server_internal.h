@@ -23,6 +23,10 @@ typedef struct tk_server_engine_hooks {
     /* Can base_model be served (create_model, create_sampling_session)? Called on HTTP threads.
      * 0, or TK_ENOTFOUND with a message listing what is served. NULL: the --model list only. */
     int (*resolve_base_model)(void *user, const char *base_model, tk_err *e);
+    /* weights_info from the checkpoint's own files in payload_dir: set *out to an object with any
+     * of base_model, lora_rank, train_attn, train_mlp, train_unembed that the checkpoint records
+     * (they win over the run's metadata). Called on HTTP threads. NULL: run metadata only. */
+    int (*checkpoint_info)(void *user, const char *payload_dir, struct json_t **out, tk_err *e);
     /* Background work on the worker thread (the sampling decode loop): called after every batch
      * of jobs and whenever the queue is empty; does one short slice of work (one decode step) and
      * returns true while more remains, so that the worker neither sleeps nor starves queued jobs.

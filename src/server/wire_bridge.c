@@ -1,7 +1,9 @@
 /* Conversions between wire structs and engine structs (see wire_bridge.h). */
 #include "wire_bridge.h"
 
+#include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -116,6 +118,114 @@ int tk_server_fb_encode(const tk_engine_request *req, const tk_engine_output *ou
     if (!rc && proto) rc = tk_wire_proto_encode_forward_backward_output(&o, proto, e);
     free(maps);
     free(items);
+    return rc;
+}
+
+/* ---- asample ----------------------------------------------------------------------------------------- */
+
+int tk_server_sample_check(const tk_wire_sample_request *w, size_t max_tokens_total, tk_err *e) {
+    if (!w->sampling_session_id || !*w->sampling_session_id)
+        return tk_err_set(e, w->base_model || w->model_path ? TK_EUNSUPPORTED : TK_EINVAL,
+                          "sampling_session_id: missing%s",
+                          w->base_model || w->model_path
+                              ? " (sampling by base_model / model_path without a session is the SDK <= 0.2 form; "
+                                "create a sampling session with create_sampling_session)"
+                              : "");
+    if (!w->has_seq_id || w->seq_id < 0)
+        return tk_err_set(e, TK_EINVAL, "seq_id: must be >= 0%s", w->has_seq_id ? "" : "; it is missing");
+    const tk_wire_model_input *mi = &w->prompt;
+    size_t n = 0;
+    for (size_t c = 0; c < mi->n_chunks; c++) {
+        if (mi->chunks[c].type != TK_WIRE_CHUNK_ENCODED_TEXT)
+            return tk_err_set(e, TK_EUNSUPPORTED,
+                              "prompt.chunks[%zu]: image chunks are not supported by the local engine (it serves "
+                              "text-only models)", c);
+        n += mi->chunks[c].n_tokens;
+    }
+    if (n == 0) return tk_err_set(e, TK_EINVAL, "prompt: no tokens");
+    if (w->num_samples < 1 || w->num_samples > TK_ENGINE_MAX_NUM_SAMPLES)
+        return tk_err_set(e, TK_EINVAL, "num_samples: %" PRId64 " is outside 1..%d", w->num_samples,
+                          TK_ENGINE_MAX_NUM_SAMPLES);
+    const tk_wire_sampling_params *p = &w->sampling_params;
+    if (!p->has_max_tokens) return tk_err_set(e, TK_EINVAL, "sampling_params.max_tokens: required");
+    if (p->max_tokens < 1) return tk_err_set(e, TK_EINVAL, "sampling_params.max_tokens: %" PRId64 " must be >= 1",
+                                             p->max_tokens);
+    if (!isfinite(p->temperature) || p->temperature < 0)
+        return tk_err_set(e, TK_EINVAL, "sampling_params.temperature: %g must be a finite number >= 0", p->temperature);
+    if (!(p->top_p > 0 && p->top_p <= 1))
+        return tk_err_set(e, TK_EINVAL, "sampling_params.top_p: %g is outside (0, 1]", p->top_p);
+    if (p->top_k < -1 || p->top_k > INT32_MAX)
+        return tk_err_set(e, TK_EINVAL, "sampling_params.top_k: %" PRId64 " must be -1 (off) or >= 0", p->top_k);
+    if (p->has_seed && p->seed < 0)
+        return tk_err_set(e, TK_EINVAL, "sampling_params.seed: %" PRId64 " must be >= 0", p->seed);
+    if (w->topk_prompt_logprobs < 0 || w->topk_prompt_logprobs > TK_ENGINE_MAX_TOPK_PROMPT_LOGPROBS)
+        return tk_err_set(e, TK_EINVAL, "topk_prompt_logprobs: %" PRId64 " is outside 0..%d", w->topk_prompt_logprobs,
+                          TK_ENGINE_MAX_TOPK_PROMPT_LOGPROBS);
+    for (size_t i = 0; i < p->n_stop_strings; i++) {
+        size_t len = strlen(p->stop_strings[i]);
+        if (len == 0) return tk_err_set(e, TK_EINVAL, "sampling_params.stop[%zu]: empty stop string", i);
+        if (len > TK_ENGINE_MAX_STOP_STRING)
+            return tk_err_set(e, TK_EINVAL, "sampling_params.stop[%zu]: %zu bytes is longer than %d", i, len,
+                              TK_ENGINE_MAX_STOP_STRING);
+    }
+    /* the KV cache the request may grow: the prompt once, each sample's own tokens */
+    uint64_t want = (uint64_t)n + (uint64_t)w->num_samples * (uint64_t)p->max_tokens;
+    if (p->max_tokens > (int64_t)max_tokens_total || want > max_tokens_total)
+        return tk_err_set(e, TK_EINVAL,
+                          "prompt (%zu tokens) + num_samples (%" PRId64 ") x max_tokens (%" PRId64 ") is more than the "
+                          "server's max_request_tokens (%zu); ask for fewer samples or tokens per request",
+                          n, w->num_samples, p->max_tokens, max_tokens_total);
+    return 0;
+}
+
+const int32_t *tk_server_sample_prompt(const tk_wire_sample_request *w, tk_arena *a, size_t *n, tk_err *e) {
+    const tk_wire_model_input *mi = &w->prompt;
+    size_t total = 0;
+    for (size_t c = 0; c < mi->n_chunks; c++) total += mi->chunks[c].n_tokens;
+    *n = total;
+    if (mi->n_chunks == 1) return mi->chunks[0].tokens;
+    int32_t *t = tk_arena_alloc(a, (total ? total : 1) * sizeof *t);
+    if (!t) {
+        tk_err_set(e, TK_ENOMEM, "out of memory");
+        return NULL;
+    }
+    size_t at = 0;
+    for (size_t c = 0; c < mi->n_chunks; c++) {
+        if (mi->chunks[c].n_tokens) memcpy(t + at, mi->chunks[c].tokens, mi->chunks[c].n_tokens * sizeof *t);
+        at += mi->chunks[c].n_tokens;
+    }
+    return t;
+}
+
+int tk_server_sample_encode(const tk_engine_sample_result *r, tk_buf *json, tk_buf *proto, tk_err *e) {
+    tk_wire_sample_response o;
+    tk_wire_init(TK_WIRE_MSG_SAMPLE_RESPONSE, &o);
+    tk_wire_sampled_sequence *seqs = tk_calloc_array(r->n_sequences ? r->n_sequences : 1, sizeof *seqs);
+    if (!seqs) return tk_err_set(e, TK_ENOMEM, "out of memory encoding the result");
+    for (size_t i = 0; i < r->n_sequences; i++) {
+        const tk_engine_sequence *q = &r->sequences[i];
+        seqs[i].stop_reason = q->stop_reason == TK_ENGINE_STOP_STOP ? TK_WIRE_STOP_REASON_STOP : TK_WIRE_STOP_REASON_LENGTH;
+        seqs[i].tokens = q->tokens;
+        seqs[i].n_tokens = q->n_tokens;
+        seqs[i].has_logprobs = true;
+        seqs[i].logprobs = q->logprobs;
+        seqs[i].n_logprobs = q->n_tokens;
+    }
+    o.sequences = seqs;
+    o.n_sequences = r->n_sequences;
+    if (r->prompt_logprobs) {
+        o.has_prompt_logprobs = true;
+        o.prompt_logprobs = r->prompt_logprobs;
+        o.n_prompt_logprobs = r->n_prompt;
+    }
+    if (r->topk > 0 && r->topk_ids) {
+        o.has_topk_prompt_logprobs = true;
+        o.topk_prompt_logprobs = (tk_wire_topk_prompt_logprobs){r->n_prompt, (size_t)r->topk, r->topk_ids,
+                                                                r->topk_logprobs};
+    }
+    int rc = tk_wire_json_encode(TK_WIRE_MSG_SAMPLE_RESPONSE, &o, json, e);
+    if (!rc && proto) rc = tk_wire_proto_encode_sample_response(&o, proto, e);
+    free(seqs);
     return rc;
 }
 

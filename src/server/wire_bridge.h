@@ -25,6 +25,20 @@ int tk_server_fb_to_engine(const tk_wire_forward_backward_request *w, tk_arena *
 int tk_server_fb_encode(const tk_engine_request *req, const tk_engine_output *out, tk_buf *json, tk_buf *proto,
                         tk_err *e);
 
+/* Check a decoded asample request before anything is allocated for it: a sampling session,
+ * seq_id >= 0, a text-only prompt of >= 1 token, num_samples in 1..TK_ENGINE_MAX_NUM_SAMPLES,
+ * max_tokens >= 1 (required), sampling parameters in range, topk_prompt_logprobs in
+ * 0..TK_ENGINE_MAX_TOPK_PROMPT_LOGPROBS, and prompt + num_samples * max_tokens <= max_tokens_total.
+ * TK_EINVAL / TK_EUNSUPPORTED naming the field. */
+int tk_server_sample_check(const tk_wire_sample_request *w, size_t max_tokens_total, tk_err *e);
+
+/* The prompt of a checked request as one int32 array (shared with w when it has one chunk, else
+ * allocated in a); *n gets its length. */
+const int32_t *tk_server_sample_prompt(const tk_wire_sample_request *w, tk_arena *a, size_t *n, tk_err *e);
+
+/* The SampleResponse of an engine result, as JSON (with "type":"sample") and protobuf. */
+int tk_server_sample_encode(const tk_engine_sample_result *r, tk_buf *json, tk_buf *proto, tk_err *e);
+
 /* Read model_id (copied into model_id, at most n bytes) and seq_id from a forward_backward
  * body that the full decoder refused, so that its seq_id can still be recorded as consumed:
  * JSON (top-level "model_id" and "seq_id") or protobuf (fields 1 and 2). false when the body does

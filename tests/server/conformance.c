@@ -80,6 +80,13 @@ json_t *result_json(harness *h, const char *rid) {
     return v;
 }
 
+json_t *run_json(harness *h, const char *path, const char *body) {
+    char *rid = submit_json(h, path, body);
+    json_t *v = result_json(h, rid);
+    free(rid);
+    return v;
+}
+
 void expect_failed(harness *h, const char *rid, const char *category, const char *needle) {
     http_res r;
     long st = retrieve(h, rid, false, &r);

@@ -17,6 +17,8 @@ long post_raw(harness *h, const char *path, const char *content_type, const char
 long retrieve(harness *h, const char *rid, bool proto, http_res *out);
 /* retrieve() as JSON, asserting success (no "error"); returns the parsed result. */
 json_t *result_json(harness *h, const char *rid);
+/* submit_json() then result_json(). */
+json_t *run_json(harness *h, const char *path, const char *body);
 /* retrieve() as JSON, asserting a failed future of that category whose message contains needle. */
 void expect_failed(harness *h, const char *rid, const char *category, const char *needle);
 /* Assert an HTTP error: status, a JSON {"detail"} containing needle. */
