@@ -35,6 +35,30 @@ void tk_server_job_free(tk_server *s, tk_server_job *j) {
     free(j);
 }
 
+/* When a creation job settles, before its future does: the model becomes ready (and its run is
+ * recorded on disk) or failed, so that a client that has the create_model result never finds the
+ * model still being created. */
+static void finish_creation(tk_server *s, tk_server_job *j) {
+    tk_server_model *m = j->model;
+    bool ok = j->settled && j->ok;
+    pthread_mutex_lock(&s->reg_mu);
+    if (m->state == TK_SERVER_MODEL_CREATING) {
+        m->state = ok ? TK_SERVER_MODEL_READY : TK_SERVER_MODEL_FAILED;
+        if (!ok) {
+            free(m->reason);
+            m->reason = tk_strdup(j->error ? j->error : "creation failed");
+        }
+    }
+    pthread_mutex_unlock(&s->reg_mu);
+    if (!ok) return;
+    tk_server_run_meta meta = {.run_id = m->id, .base_model = m->base_model, .owner = m->owner,
+                               .is_lora = m->is_lora, .lora_rank = m->lora_rank, .train_mlp = m->train_mlp,
+                               .train_attn = m->train_attn, .train_unembed = m->train_unembed,
+                               .created_wall = tk_wall_s(), .user_metadata = m->user_metadata};
+    tk_err e = {0};
+    if (tk_server_store_put_run(s->store, &meta, &e)) tk_warn("server: recording run %s: %s", m->id, e.msg);
+}
+
 void tk_server_job_succeed(tk_server *s, tk_server_job *j, tk_buf *json, tk_buf *proto) {
     if (j->settled) {
         tk_buf_free(json);
@@ -50,6 +74,7 @@ void tk_server_job_succeed(tk_server *s, tk_server_job *j, tk_buf *json, tk_buf 
         return;
     }
     j->settled = j->ok = true;
+    if (j->creates_model && j->model) finish_creation(s, j);
     if (j->request_id[0]) tk_server_futures_succeed(s->futures, j->request_id, bj, bp);
     else { tk_server_blob_unref(bj); tk_server_blob_unref(bp); }
 }
@@ -65,6 +90,7 @@ void tk_server_job_fail(tk_server *s, tk_server_job *j, tk_server_category cat, 
     j->ok = false;
     free(j->error);
     j->error = tk_strdup(msg);
+    if (j->creates_model && j->model) finish_creation(s, j);
     if (j->request_id[0]) tk_server_futures_fail(s->futures, j->request_id, cat, msg);
 }
 
@@ -148,28 +174,6 @@ static bool target_ready(tk_server *s, tk_server_job *j) {
     return true;
 }
 
-/* After a creation job: the model becomes ready (and its run is recorded on disk) or failed. */
-static void finish_creation(tk_server *s, tk_server_job *j) {
-    tk_server_model *m = j->model;
-    bool ok = j->settled && j->ok;
-    pthread_mutex_lock(&s->reg_mu);
-    if (m->state == TK_SERVER_MODEL_CREATING) {
-        m->state = ok ? TK_SERVER_MODEL_READY : TK_SERVER_MODEL_FAILED;
-        if (!ok) {
-            free(m->reason);
-            m->reason = tk_strdup(j->error ? j->error : "creation failed");
-        }
-    }
-    pthread_mutex_unlock(&s->reg_mu);
-    if (!ok) return;
-    tk_server_run_meta meta = {.run_id = m->id, .base_model = m->base_model, .owner = m->owner,
-                               .is_lora = m->is_lora, .lora_rank = m->lora_rank, .train_mlp = m->train_mlp,
-                               .train_attn = m->train_attn, .train_unembed = m->train_unembed,
-                               .created_wall = tk_wall_s(), .user_metadata = m->user_metadata};
-    tk_err e = {0};
-    if (tk_server_store_put_run(s->store, &meta, &e)) tk_warn("server: recording run %s: %s", m->id, e.msg);
-}
-
 static void *worker_main(void *arg) {
     tk_server *s = arg;
     size_t cap = s->max_batch ? s->max_batch : 64;
@@ -204,7 +208,6 @@ static void *worker_main(void *arg) {
         }
         for (size_t i = 0; i < n; i++) {
             if (batch[i]->detached) continue; /* the engine settles and frees it later */
-            if (batch[i]->creates_model) finish_creation(s, batch[i]);
             tk_server_job_free(s, batch[i]);
         }
         /* one slice of background work between batches: queued jobs and running decode loops
