@@ -118,7 +118,11 @@ static void fb(tk_server *s, const tk_server_req *req, tk_server_resp *resp, boo
         tk_server_resp_error(resp, 503, "%s: out of memory", route);
         return;
     }
-    int status = tk_server_req_wire(req, TK_WIRE_MSG_FORWARD_BACKWARD_REQUEST, !forward_route, a, &w, &e);
+    int status = 0;
+    if (tk_server_fb_has_sparse(req->body, req->body_len, req->body_type == TK_SERVER_BODY_PROTOBUF))
+        status = 400, tk_err_set(&e, TK_EUNSUPPORTED, "sparse (CSR) tensors are not accepted: every loss input of the "
+                                 "local engine is a 1-D tensor as long as its datum; send it dense");
+    if (!status) status = tk_server_req_wire(req, TK_WIRE_MSG_FORWARD_BACKWARD_REQUEST, !forward_route, a, &w, &e);
     bool decoded = !status; /* a refused decode leaves w unspecified: peek at the body instead */
     if (!status) {
         if (forward_route) w.forward_only = true; /* /forward never accumulates, whichever key it used */

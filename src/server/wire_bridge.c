@@ -277,6 +277,45 @@ static bool peek_proto(const char *body, size_t len, char *model_id, size_t n, i
     return has_id && has_seq;
 }
 
+/* Walk the length-delimited field `field` of message [p, end); calls fn on each occurrence. */
+typedef bool (*pb_visit_fn)(const unsigned char *p, const unsigned char *end);
+
+static bool any_field(const unsigned char *p, const unsigned char *end, unsigned want, pb_visit_fn fn) {
+    while (p < end) {
+        uint64_t key, v;
+        if (!varint(&p, end, &key)) return false;
+        unsigned field = (unsigned)(key >> 3), wt = (unsigned)(key & 7);
+        if (wt == 0) {
+            if (!varint(&p, end, &v)) return false;
+        } else if (wt == 2) {
+            if (!varint(&p, end, &v) || v > (uint64_t)(end - p)) return false;
+            if (field == want && fn(p, p + v)) return true;
+            p += v;
+        } else if (wt == 1 || wt == 5) {
+            size_t w = wt == 1 ? 8 : 4;
+            if ((size_t)(end - p) < w) return false;
+            p += w;
+        } else
+            return false;
+    }
+    return false;
+}
+
+static bool always(const unsigned char *p, const unsigned char *end) {
+    (void)p;
+    (void)end;
+    return true;
+}
+static bool tensor_sparse(const unsigned char *p, const unsigned char *end) { return any_field(p, end, 2, always); }
+static bool entry_sparse(const unsigned char *p, const unsigned char *end) { return any_field(p, end, 2, tensor_sparse); }
+static bool datum_sparse(const unsigned char *p, const unsigned char *end) { return any_field(p, end, 2, entry_sparse); }
+
+bool tk_server_fb_has_sparse(const char *body, size_t len, bool proto) {
+    if (!proto) return memmem(body, len, "sparse_crow_indices", 19) != NULL;
+    const unsigned char *p = (const unsigned char *)body;
+    return any_field(p, p + len, 3, datum_sparse); /* ForwardBackwardRequest.data */
+}
+
 bool tk_server_peek_model_seq(const char *body, size_t len, bool proto, char *model_id, size_t n, int64_t *seq_id) {
     if (!n) return false;
     model_id[0] = '\0';

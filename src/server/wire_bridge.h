@@ -39,6 +39,12 @@ const int32_t *tk_server_sample_prompt(const tk_wire_sample_request *w, tk_arena
 /* The SampleResponse of an engine result, as JSON (with "type":"sample") and protobuf. */
 int tk_server_sample_encode(const tk_engine_sample_result *r, tk_buf *json, tk_buf *proto, tk_err *e);
 
+/* Does a forward_backward body carry a tensor in sparse CSR form? Checked before decoding: the
+ * decoder would expand it to its dense shape (a small body asking for a large allocation), and
+ * the local engine takes only 1-D loss inputs, which the SDK never sends sparse. JSON: a
+ * "sparse_crow_indices" key anywhere; protobuf: Datum.loss_fn_inputs[*].sparse_csr. */
+bool tk_server_fb_has_sparse(const char *body, size_t len, bool proto);
+
 /* Read model_id (copied into model_id, at most n bytes) and seq_id from a forward_backward
  * body that the full decoder refused, so that its seq_id can still be recorded as consumed:
  * JSON (top-level "model_id" and "seq_id") or protobuf (fields 1 and 2). false when the body does

@@ -449,6 +449,44 @@ static void test_bad_training_input(void **state) {
     st = post_raw(&H, fb, "text/plain", NULL, "hi", 2, &r);
     expect_error(st, &r.body, 415, "text/plain");
     http_res_free(&r);
+    /* sparse CSR tensors are refused before decoding (a tiny body must not expand into a huge
+     * dense tensor): JSON and protobuf */
+    subst(body, sizeof body, "{\"model_id\":\"@M\",\"seq_id\":@S,\"forward_backward_input\":{\"loss_fn\":"
+          "\"cross_entropy\",\"data\":[{\"model_input\":{\"chunks\":[{\"tokens\":[1,2],\"type\":\"encoded_text\"}]},"
+          "\"loss_fn_inputs\":{\"target_tokens\":{\"data\":[2,3],\"dtype\":\"int64\"},\"weights\":{\"data\":[1],"
+          "\"dtype\":\"float32\",\"shape\":[100000,100000],\"sparse_crow_indices\":[0,1],\"sparse_col_indices\":[0]}}}]}}",
+          mid, seq);
+    expect_json_error(&H, fb, body, 400, "sparse");
+    {
+        tk_buf sp = {0}, datum = {0}, ent = {0}, tensor = {0}, csr = {0}, chunk = {0}, text = {0};
+        int32_t tok[2] = {1, 2};
+        float one = 1;
+        int64_t ptr[2] = {0, 1}, colx[1] = {0}, shape[2] = {100000, 100000};
+        pb_bytes(&csr, 1, &one, 4);
+        pb_bytes(&csr, 2, ptr, sizeof ptr);
+        pb_bytes(&csr, 3, colx, sizeof colx);
+        pb_msg(&tensor, 2, &csr); /* Tensor.sparse_csr */
+        pb_uint(&tensor, 3, PB_FLOAT32);
+        tk_buf sh = {0};
+        pb_varint(&sh, (uint64_t)shape[0]);
+        pb_varint(&sh, (uint64_t)shape[1]);
+        pb_bytes(&tensor, 4, sh.data, sh.len);
+        pb_str(&ent, 1, "weights");
+        pb_msg(&ent, 2, &tensor);
+        pb_bytes(&text, 1, tok, sizeof tok);
+        pb_msg(&chunk, 1, &text);
+        pb_msg(&datum, 1, &chunk);
+        pb_msg(&datum, 2, &ent);
+        pb_str(&sp, 1, mid);
+        pb_uint(&sp, 2, (uint64_t)seq);
+        pb_msg(&sp, 3, &datum);
+        pb_str(&sp, 4, "cross_entropy");
+        st = post_raw(&H, fb, "application/x-protobuf", NULL, sp.data, sp.len, &r);
+        expect_error(st, &r.body, 400, "sparse");
+        http_res_free(&r);
+        tk_buf_free(&sp); tk_buf_free(&datum); tk_buf_free(&ent); tk_buf_free(&tensor); tk_buf_free(&csr);
+        tk_buf_free(&chunk); tk_buf_free(&text); tk_buf_free(&sh);
+    }
     /* the proto body whose seq_id (field 2) was readable although the tensor was cut: the queue
      * moved past it, so the next seq_id runs */
     tk_buf_clear(&p);
