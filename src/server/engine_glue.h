@@ -73,6 +73,7 @@ tk_server_job *tk_server_engine_load_job(const char *tinker_path, bool optimizer
 typedef struct tk_server_engine_stats {
     uint64_t decode_steps;         /* decode-loop steps run, over every base model */
     size_t max_step_requests;      /* most asample requests that shared one step */
+    size_t inflight;               /* asample requests in a decode loop right now */
 } tk_server_engine_stats;
 void tk_server_engine_stats_get(tk_server *s, tk_server_engine_stats *out);
 

@@ -30,6 +30,7 @@ typedef struct tk_glue {
     TK_VEC(tk_glue_inflight) inflight;
     atomic_uint_fast64_t decode_steps;   /* statistics (tk_server_engine_stats) */
     atomic_size_t max_step_requests;
+    atomic_size_t n_inflight;
 } tk_glue;
 
 /* model->engine of a training model. */

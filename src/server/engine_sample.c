@@ -94,6 +94,7 @@ static void run_sample(tk_server *s, tk_server_job **jobs, size_t n) {
             continue;
         }
         st->inflight++;
+        atomic_fetch_add(&g->n_inflight, 1);
         j->detached = true; /* settled by the background hook when the request finishes */
     }
 }
@@ -117,6 +118,7 @@ tk_server_job *tk_server_engine_sample_job(tk_arena *arena, const tk_wire_sample
 static tk_server_job *take_record(tk_glue *g, size_t i) {
     tk_server_job *j = g->inflight.data[i].job;
     g->inflight.data[i] = g->inflight.data[--g->inflight.len];
+    atomic_fetch_sub(&g->n_inflight, 1);
     tk_glue_sampler *st = j->sampler ? j->sampler->engine : NULL;
     if (st && st->inflight) st->inflight--;
     return j;
@@ -228,4 +230,5 @@ void tk_server_engine_stats_get(tk_server *s, tk_server_engine_stats *out) {
     tk_glue *g = s->hooks.user;
     out->decode_steps = g ? (uint64_t)atomic_load(&g->decode_steps) : 0;
     out->max_step_requests = g ? atomic_load(&g->max_step_requests) : 0;
+    out->inflight = g ? atomic_load(&g->n_inflight) : 0;
 }
