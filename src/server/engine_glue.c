@@ -138,6 +138,7 @@ static void close_hook(void *user) {
         tk_glue_base *b = v;
         if (b->adapters) tk_warn("server: base model %s still has %d adapter(s) at stop", b->dir, b->adapters);
         tk_engine_model_free(b->m);
+        tk_tokenizer_free(b->tok);
         free(b->dir);
         free(b);
     }

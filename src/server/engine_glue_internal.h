@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 #include "engine_glue.h"
+#include "tinkerc/tokenizer.h"
 
 /* A base model, loaded once and shared by every adapter and sampler over it. */
 typedef struct tk_glue_base {
@@ -15,6 +16,7 @@ typedef struct tk_glue_base {
     tk_engine_model *m;
     int adapters;                  /* training adapters and sampler adapters over it */
     tk_engine_sampler *sampler;    /* its decode loop, made on the first asample */
+    tk_tokenizer *tok;             /* its tokenizer.json, loaded for the first stop string */
 } tk_glue_base;
 
 /* A request that joined a decode loop: the job settles when the engine finishes it. */

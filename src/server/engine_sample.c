@@ -46,6 +46,31 @@ static tk_glue_sampler *sampler_state(tk_glue *g, tk_server_sampler *sp, tk_err 
     return sp->engine;
 }
 
+/* Stop strings are matched on the bytes of the generated tokens: the base model's tokenizer
+ * (tokenizer.json in its directory) gives them. */
+static tk_tokenizer *base_tokenizer(tk_glue_base *b, tk_err *e) {
+    if (b->tok) return b->tok;
+    char *tj = tk_path_join(b->dir, "tokenizer.json");
+    bool has = tj && tk_path_exists(tj);
+    free(tj);
+    if (!has) {
+        tk_err_set(e, TK_EUNSUPPORTED, "sampling_params.stop: stop strings need the base model's tokenizer, and %s has "
+                   "no tokenizer.json; pass stop token ids instead", b->dir);
+        return NULL;
+    }
+    double t0 = tk_now_s();
+    if (tk_tokenizer_load(b->dir, &b->tok, e)) {
+        tk_err_prefix(e, "sampling_params.stop: loading the tokenizer of %s: ", b->dir);
+        return NULL;
+    }
+    tk_info("server: loaded the tokenizer of %s for stop strings in %.2f s", b->dir, tk_now_s() - t0);
+    return b->tok;
+}
+
+static const char *token_bytes(void *user, int32_t id, size_t *len) {
+    return tk_tokenizer_id_to_bytes(user, id, len);
+}
+
 static void run_sample(tk_server *s, tk_server_job **jobs, size_t n) {
     tk_glue *g = s->hooks.user;
     for (size_t i = 0; i < n; i++) {
@@ -78,9 +103,13 @@ static void run_sample(tk_server *s, tk_server_job **jobs, size_t n) {
             r.params.n_stop_tokens = wp->n_stop_tokens;
             r.prompt_logprobs = w->has_prompt_logprobs && w->prompt_logprobs;
             r.topk_prompt_logprobs = (int32_t)w->topk_prompt_logprobs;
-            if (wp->n_stop_strings)
-                rc = tk_err_set(&e, TK_EUNSUPPORTED, "sampling_params.stop: stop strings need a tokenizer, which this "
-                                "server does not have yet; pass stop token ids instead");
+            if (wp->n_stop_strings) {
+                r.token_bytes_user = base_tokenizer(st->base, &e);
+                if (!r.token_bytes_user) rc = e.code;
+                r.token_bytes = token_bytes;
+                r.params.stop_strings = (const char *const *)wp->stop_strings;
+                r.params.n_stop_strings = wp->n_stop_strings;
+            }
         }
         uint64_t id = 0;
         if (!rc) rc = tk_engine_sampler_submit(st->base->sampler, &r, &id, &e);

@@ -16,9 +16,6 @@ static void h_asample(tk_server *s, const tk_server_req *req, tk_server_resp *re
     tk_err e = {0};
     int status = a ? tk_server_req_wire(req, TK_WIRE_MSG_SAMPLE_REQUEST, false, a, &w, &e) : 503;
     if (!status && tk_server_sample_check(&w, s->cfg.max_request_tokens, &e)) status = 400;
-    if (!status && w.sampling_params.n_stop_strings)
-        status = 400, tk_err_set(&e, TK_EUNSUPPORTED, "sampling_params.stop: stop strings need a tokenizer, which this "
-                                 "server does not have yet; pass stop token ids (a list of integers) instead");
     if (status) {
         tk_server_resp_error(resp, status, "asample: %s", e.msg[0] ? e.msg : "out of memory");
         tk_arena_free(a);

@@ -10,6 +10,7 @@
 
 #include "conformance.h"
 #include "server/engine_glue.h"
+#include "tinkerc/tokenizer.h"
 
 static harness H;
 
@@ -418,8 +419,7 @@ static void test_bad_sample_input(void **state) {
         {"\"num_samples\":0,\"sampling_params\":{\"max_tokens\":4}", "num_samples"},
         {"\"num_samples\":5000,\"sampling_params\":{\"max_tokens\":4}", "num_samples"},
         {"\"topk_prompt_logprobs\":50,\"sampling_params\":{\"max_tokens\":4}", "topk_prompt_logprobs"},
-        {"\"sampling_params\":{\"max_tokens\":4,\"stop\":[\"\\n\"]}", "stop strings"},
-        {"\"sampling_params\":{\"max_tokens\":4,\"stop\":\"x\"}", "stop strings"},
+        {"\"sampling_params\":{\"max_tokens\":4,\"stop\":[\"\"]}", "empty stop string"},
         {"\"num_samples\":1000,\"sampling_params\":{\"max_tokens\":1000}", "max_request_tokens"},
         {"\"sampling_params\":{\"max_tokens\":4},\"surprise\":1", "surprise"},
         {"\"sampling_params\":{\"max_tokens\":\"4\"}", "max_tokens"},
@@ -453,6 +453,12 @@ static void test_bad_sample_input(void **state) {
     expect_failed(&H, rid, "user", "prompt");
     free(rid);
     free(b);
+    /* stop strings on a model without tokenizer.json: the future fails, saying so */
+    b = sample_body(ss, 103, PROMPT, NP, "\"sampling_params\":{\"max_tokens\":4,\"stop\":[\"\\n\",\"x\"]}");
+    rid = submit_json(&H, "/api/v1/asample", b);
+    expect_failed(&H, rid, "user", "tokenizer.json");
+    free(rid);
+    free(b);
     /* create_sampling_session */
     char body[600];
     snprintf(body, sizeof body, "{\"session_id\":\"%s\",\"sampling_session_seq_id\":5}", sid);
@@ -469,6 +475,111 @@ static void test_bad_sample_input(void **state) {
     free(sid);
 }
 
+/* Stop strings, matched on the bytes of the generated tokens through the base model's
+ * tokenizer.json: a tiny random model with the real Qwen3 tokenizer. The sequence ends with the
+ * token that completes the first occurrence of the string, and get_info names the model directory
+ * as tokenizer_id. */
+static void test_stop_strings(void **state) {
+    (void)state;
+    const char *tokdir = ".cache/tokenizers/qwen3";
+    if (!tk_path_exists(".cache/tokenizers/qwen3/tokenizer.json")) {
+        fprintf(stderr, "skipped: %s/tokenizer.json is missing (scripts/install-deps.sh fetches it)\n", tokdir);
+        skip();
+    }
+    char *dir = tk_test_tmpdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/tok", dir);
+    tk_engine_init_options o;
+    memset(&o, 0, sizeof o);
+    tk_engine_config_default(&o.config, TK_ENGINE_ARCH_QWEN3);
+    o.config.hidden_size = 16;
+    o.config.intermediate_size = 24;
+    o.config.num_layers = 1;
+    o.config.num_heads = 2;
+    o.config.num_kv_heads = 1;
+    o.config.head_dim = 8;
+    o.config.max_position_embeddings = 64;
+    o.seed = 5;
+    o.dtype = TK_ENGINE_F32;
+    o.tokenizer = tokdir;
+    o.out_dir = path;
+    tk_err e = {0};
+    assert_ok(tk_engine_model_init(&o, &e), &e);
+    tk_server_config c;
+    harness_config(&c);
+    tk_server_model_spec ms[] = {{"test/tok", path, 0}};
+    c.models = ms;
+    c.n_models = 1;
+    harness h = {0};
+    harness_start_engine(&h, &c);
+    char *sid = new_session(&h);
+    char *ss = sampling_session(&h, sid, 0, "\"base_model\":\"test/tok\"");
+    int prompt[] = {785, 6722, 315};
+    json_t *v = sample(&h, ss, 0, prompt, 3, "\"sampling_params\":{\"max_tokens\":24,\"seed\":7}");
+    seq_out g[1];
+    json_seqs(v, g, 1);
+    json_decref(v);
+    tk_tokenizer *tok = NULL;
+    assert_ok(tk_tokenizer_load(path, &tok, &e), &e);
+    /* a stop string: the text of a generated token made only of letters and digits */
+    char stop[64] = "";
+    for (int k = 1; k < g[0].n && !stop[0]; k++) {
+        size_t len = 0;
+        const char *bytes = tk_tokenizer_id_to_bytes(tok, g[0].tokens[k], &len);
+        bool ok = bytes && len >= 2 && len < sizeof stop;
+        for (size_t i = 0; ok && i < len; i++) ok = (bytes[i] >= 'a' && bytes[i] <= 'z') || (bytes[i] >= 'A' && bytes[i] <= 'Z');
+        if (ok) memcpy(stop, bytes, len), stop[len] = 0;
+    }
+    if (!stop[0]) {
+        fprintf(stderr, "skipped: no alphabetic token among %d greedy tokens\n", g[0].n);
+    } else {
+        /* where the greedy text first contains it */
+        tk_buf text = {0};
+        int want = -1;
+        for (int k = 0; k < g[0].n && want < 0; k++) {
+            size_t len = 0;
+            const char *bytes = tk_tokenizer_id_to_bytes(tok, g[0].tokens[k], &len);
+            assert_int_equal(tk_buf_append(&text, bytes, len), 0);
+            if (memmem(text.data, text.len, stop, strlen(stop))) want = k + 1;
+        }
+        tk_buf_free(&text);
+        char extra[200];
+        snprintf(extra, sizeof extra, "\"sampling_params\":{\"max_tokens\":24,\"seed\":7,\"stop\":[\"%s\"]}",
+                 stop);
+        v = sample(&h, ss, 1, prompt, 3, extra);
+        seq_out q[1];
+        json_seqs(v, q, 1);
+        json_decref(v);
+        assert_int_equal(q[0].n, want);
+        assert_string_equal(q[0].stop, "stop");
+        for (int k = 0; k < want; k++) assert_int_equal(q[0].tokens[k], g[0].tokens[k]);
+        /* the single-string form of "stop" */
+        snprintf(extra, sizeof extra, "\"sampling_params\":{\"max_tokens\":24,\"seed\":7,\"stop\":\"%s\"}", stop);
+        v = sample(&h, ss, 2, prompt, 3, extra);
+        json_seqs(v, q, 1);
+        json_decref(v);
+        assert_int_equal(q[0].n, want);
+    }
+    tk_tokenizer_free(tok);
+    /* get_info: the tokenizer is in the model directory */
+    char *rid = submitf(&h, "/api/v1/create_model", "{\"session_id\":\"%s\",\"model_seq_id\":0,\"base_model\":"
+                        "\"test/tok\",\"lora_config\":{\"rank\":2}}", sid);
+    v = result_json(&h, rid);
+    free(rid);
+    long st = 0;
+    json_t *info = hjf(&h, "POST", "/api/v1/get_info", &st, "{\"model_id\":\"%s\"}",
+                       json_string_value(json_object_get(v, "model_id")));
+    assert_int_equal(st, 200);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(info, "model_data"), "tokenizer_id")), path);
+    json_decref(info);
+    json_decref(v);
+    harness_stop(&h, false);
+    free(ss);
+    free(sid);
+    tk_remove_tree(dir, &e);
+    free(dir);
+}
+
 int main(void) {
     tk_log_set_level(TK_LOG_ERROR);
     const struct CMUnitTest tests[] = {
@@ -478,6 +589,7 @@ int main(void) {
         cmocka_unit_test(test_concurrent_batching),
         cmocka_unit_test(test_unnamed_sampler),
         cmocka_unit_test(test_bad_sample_input),
+        cmocka_unit_test(test_stop_strings),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
