@@ -53,6 +53,10 @@ typedef struct tk_server_config {
                                       the datums' lengths of a forward / forward_backward, the prompt
                                       plus num_samples * max_tokens of an asample; checked before
                                       anything is allocated for it (400 above); default 131072 */
+    int max_unnamed_samplers;      /* sampling sessions made by save_weights_for_sampler without a
+                                      name hold a copy of the adapter in memory; each training model
+                                      keeps its newest this many, older ones are closed (410);
+                                      default 8 */
     const tk_server_model_spec *models;  /* served base models (copied) */
     size_t n_models;
 } tk_server_config;

@@ -29,6 +29,9 @@ static void usage(FILE *out) {
             "  --max-decompressed-bytes N  largest body after zstd decompression (default 1G)\n"
             "  --max-request-tokens N    most tokens one forward_backward (all datums) or asample\n"
             "                            (prompt + num_samples * max_tokens) may ask for (default 128K)\n"
+            "  --result-ttl SECS         keep a finished request's result this long (default 600)\n"
+            "  --max-unnamed-samplers N  sampling sessions kept per model from unnamed\n"
+            "                            save_weights_for_sampler (default 8; older ones are closed)\n"
             "  --model NAME=DIR          serve the Hugging Face model in DIR as base model NAME\n"
             "                            (repeatable)\n"
             "\n"
@@ -110,6 +113,17 @@ int tk_cmd_serve(int argc, char **argv) {
                 fprintf(stderr, "tinkerc serve: %s %s: expected a positive size like 1048576, 64M or 1G\n", name, val);
                 goto bad;
             }
+        } else if (!strcmp(name, "--result-ttl")) {
+            if (parse_num(val, 1, 1e9, &cfg.future_ttl_s)) {
+                fprintf(stderr, "tinkerc serve: --result-ttl %s: expected a number of seconds >= 1\n", val);
+                goto bad;
+            }
+        } else if (!strcmp(name, "--max-unnamed-samplers")) {
+            if (parse_num(val, 1, 1e6, &d) || d != (int)d) {
+                fprintf(stderr, "tinkerc serve: --max-unnamed-samplers %s: expected a positive integer\n", val);
+                goto bad;
+            }
+            cfg.max_unnamed_samplers = (int)d;
         } else if (!strcmp(name, "--max-request-tokens")) {
             if (parse_size(val, &cfg.max_request_tokens)) {
                 fprintf(stderr, "tinkerc serve: --max-request-tokens %s: expected a positive count like 65536 or 128K\n",

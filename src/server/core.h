@@ -178,6 +178,9 @@ int tk_server_sampler_create(tk_server *s, const char *session_id, int64_t sampl
 int tk_server_submit_sample(tk_server *s, const char *sampler_id, int64_t seq_id, uint64_t hash, tk_server_job *job,
                             char rid_out[TK_SERVER_ID_MAX], tk_err *e);
 int tk_server_sampler_get(tk_server *s, const char *sampler_id, tk_server_sampler **out, tk_err *e);
+/* Close a sampling session: later submits answer 410 with reason, its engine state is released on
+ * the worker (requests still in its decode loop fail). Unknown or closed ids are ignored. */
+void tk_server_sampler_retire(tk_server *s, const char *sampler_id, const char *reason);
 void tk_server_sampler_unref(tk_server *s, tk_server_sampler *sp);
 
 /* A job with no ordering (runs after everything already released). model may be NULL. */

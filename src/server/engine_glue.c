@@ -207,6 +207,8 @@ static void free_model_state(void *p) {
     if (!ms) return;
     tk_engine_adapter_free(ms->a);
     ms->base->adapters--;
+    for (size_t i = 0; i < ms->copies.len; i++) free(ms->copies.data[i]);
+    tk_vec_free(&ms->copies);
     free(ms);
 }
 

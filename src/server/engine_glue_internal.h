@@ -39,6 +39,8 @@ typedef struct tk_glue {
 typedef struct tk_glue_model {
     tk_engine_adapter *a;
     tk_glue_base *base;
+    tk_vec_str copies;             /* sampling sessions holding copies of a (unnamed
+                                      save_weights_for_sampler), oldest first */
 } tk_glue_model;
 
 /* sampler->engine of a sampling session: its own adapter (a sampler checkpoint, or a copy of a

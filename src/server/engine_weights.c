@@ -124,6 +124,19 @@ static void run_sampler_copy(tk_server *s, tk_server_job **jobs, size_t n) {
         }
         tk_glue_succeed_json(s, j, json_pack("{s:n, s:s, s:s}", "path", "sampling_session_id", sid, "type",
                                              "save_weights_for_sampler"));
+        /* an RL loop makes one of these per step: keep the newest few copies per model */
+        char *keep = tk_strdup(sid);
+        if (!keep || tk_vec_push(&ms->copies, keep)) free(keep);
+        while (ms->copies.len > (size_t)s->cfg.max_unnamed_samplers) {
+            char reason[TK_SERVER_ID_MAX + 256];
+            snprintf(reason, sizeof reason, "it was one of the unnamed save_weights_for_sampler sessions of %s, which "
+                     "keeps only its newest %d in memory (save_weights_for_sampler with a name keeps weights on disk)",
+                     m->id, s->cfg.max_unnamed_samplers);
+            tk_server_sampler_retire(s, ms->copies.data[0], reason);
+            free(ms->copies.data[0]);
+            memmove(ms->copies.data, ms->copies.data + 1, (ms->copies.len - 1) * sizeof *ms->copies.data);
+            ms->copies.len--;
+        }
     }
 }
 

@@ -597,6 +597,18 @@ int tk_server_sampler_get(tk_server *s, const char *sampler_id, tk_server_sample
     return sp ? 0 : tk_err_set(e, TK_ENOTFOUND, "sampling session \"%s\" not found", sampler_id);
 }
 
+void tk_server_sampler_retire(tk_server *s, const char *sampler_id, const char *reason) {
+    pthread_mutex_lock(&s->reg_mu);
+    tk_server_sampler *sp = get_sampler(s, sampler_id);
+    if (sp && !sp->dead) {
+        sp->dead = true;
+        free(sp->reason);
+        sp->reason = tk_strdup(reason);
+        queue_release(s, NULL, sp);
+    }
+    pthread_mutex_unlock(&s->reg_mu);
+}
+
 int tk_server_submit_unordered(tk_server *s, tk_server_job *job, char rid_out[TK_SERVER_ID_MAX], tk_err *e) {
     int rc = tk_server_futures_create(s->futures, job->type, job->request_id, e);
     if (rc) {

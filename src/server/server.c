@@ -20,6 +20,7 @@ void tk_server_config_init(tk_server_config *c) {
     c->sweep_interval_s = 1;
     c->max_connections = 4096;
     c->max_request_tokens = 131072;
+    c->max_unnamed_samplers = 8;
 }
 
 char *tk_server_default_data_dir(void) {
@@ -42,6 +43,7 @@ static int check_config(const tk_server_config *c, tk_err *e) {
     if (!(c->sweep_interval_s > 0)) return tk_err_set(e, TK_EINVAL, "sweep_interval_s: must be positive");
     if (c->max_connections < 1) return tk_err_set(e, TK_EINVAL, "max_connections: must be at least 1");
     if (c->max_request_tokens < 1) return tk_err_set(e, TK_EINVAL, "max_request_tokens: must be at least 1");
+    if (c->max_unnamed_samplers < 1) return tk_err_set(e, TK_EINVAL, "max_unnamed_samplers: must be at least 1");
     for (size_t i = 0; i < c->n_models; i++)
         if (!c->models[i].name || !*c->models[i].name || !c->models[i].dir)
             return tk_err_set(e, TK_EINVAL, "models[%zu]: needs a name and a directory", i);

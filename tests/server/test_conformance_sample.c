@@ -406,6 +406,38 @@ static void test_unnamed_sampler(void **state) {
     free(sid);
 }
 
+/* Each training model keeps its newest max_unnamed_samplers in-memory sampling sessions; an older
+ * one answers 410 saying why. */
+static void test_unnamed_sampler_cap(void **state) {
+    (void)state;
+    tk_server_config c;
+    harness_config(&c);
+    c.max_unnamed_samplers = 2;
+    harness h = {0};
+    harness_start_engine(&h, &c);
+    char *mid = new_model(&h, NULL);
+    char *ss[3];
+    for (int i = 0; i < 3; i++) {
+        char *r = submitf(&h, "/api/v1/save_weights_for_sampler", "{\"model_id\":\"%s\",\"seq_id\":%d,"
+                          "\"sampling_session_seq_id\":%d}", mid, i + 1, i);
+        json_t *v = result_json(&h, r);
+        ss[i] = tk_strdup(json_string_value(json_object_get(v, "sampling_session_id")));
+        json_decref(v);
+        free(r);
+    }
+    char *b = sample_body(ss[0], 0, PROMPT, NP, "\"sampling_params\":{\"max_tokens\":2}");
+    expect_json_error(&h, "/api/v1/asample", b, 410, "newest 2");
+    free(b);
+    for (int i = 1; i < 3; i++) {
+        b = sample_body(ss[i], 0, PROMPT, NP, "\"sampling_params\":{\"max_tokens\":2}");
+        json_decref(run_json(&h, "/api/v1/asample", b));
+        free(b);
+    }
+    for (int i = 0; i < 3; i++) free(ss[i]);
+    free(mid);
+    harness_stop(&h, false);
+}
+
 static void test_bad_sample_input(void **state) {
     (void)state;
     char *sid = new_session(&H);
@@ -588,6 +620,7 @@ int main(void) {
         cmocka_unit_test(test_stop_seed_retry),
         cmocka_unit_test(test_concurrent_batching),
         cmocka_unit_test(test_unnamed_sampler),
+        cmocka_unit_test(test_unnamed_sampler_cap),
         cmocka_unit_test(test_bad_sample_input),
         cmocka_unit_test(test_stop_strings),
     };
