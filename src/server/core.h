@@ -188,14 +188,17 @@ int tk_server_submit_unordered(tk_server *s, tk_server_job *job, char rid_out[TK
 
 /* ---- sessions --------------------------------------------------------------------------------- */
 
-/* create_session; tags / user_metadata may be NULL (copied). */
+/* create_session; tags / user_metadata / api_key may be NULL (copied; the session belongs to the
+ * key's fingerprint). */
 int tk_server_session_create(tk_server *s, const struct json_t *tags, const struct json_t *user_metadata,
-                             const char *project_id, const char *sdk_version, char id_out[TK_SERVER_ID_MAX],
-                             tk_err *e);
+                             const char *project_id, const char *sdk_version, const char *api_key,
+                             char id_out[TK_SERVER_ID_MAX], tk_err *e);
 /* Record a heartbeat. TK_ENOTFOUND unknown, TK_ESTATE expired. */
 int tk_server_session_heartbeat(tk_server *s, const char *id, tk_err *e);
-/* {"sessions":[ids…],"cursor":{…}} newest first. */
-int tk_server_session_list(tk_server *s, int64_t offset, int64_t limit, struct json_t **out, tk_err *e);
+/* {"sessions":[ids…],"cursor":{…}} newest first: the sessions of API-key fingerprint owner (NULL:
+ * all). */
+int tk_server_session_list(tk_server *s, const char *owner, int64_t offset, int64_t limit, struct json_t **out,
+                           tk_err *e);
 /* {"session_id","training_run_ids":[…],"sampler_ids":[…],…}. */
 int tk_server_session_info(tk_server *s, const char *id, struct json_t **out, tk_err *e);
 int tk_server_session_set_project(tk_server *s, const char *id, const char *project_id, tk_err *e);

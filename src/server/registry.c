@@ -17,6 +17,7 @@ typedef struct session {
     double created_wall, last_seen; /* last_seen: tk_now_s */
     json_t *tags, *user_metadata;
     char *project_id, *sdk_version;
+    char owner[24];                 /* fingerprint of the creating API key */
     bool expired;
     double expired_at;
     char *reason;
@@ -214,10 +215,11 @@ static void fail_drained(tk_server *s, tk_server_ptr_vec *drained, const char *w
 /* ---- sessions --------------------------------------------------------------------------------- */
 
 int tk_server_session_create(tk_server *s, const json_t *tags, const json_t *user_metadata, const char *project_id,
-                             const char *sdk_version, char id_out[TK_SERVER_ID_MAX], tk_err *e) {
+                             const char *sdk_version, const char *api_key, char id_out[TK_SERVER_ID_MAX], tk_err *e) {
     session *ss = calloc(1, sizeof *ss);
     if (!ss) return tk_err_set(e, TK_ENOMEM, "out of memory");
     tk_uuid4(ss->id);
+    tk_server_auth_fingerprint(api_key, ss->owner);
     ss->created_wall = tk_wall_s();
     ss->last_seen = tk_now_s();
     ss->tags = tags ? json_deep_copy(tags) : json_array();
@@ -252,7 +254,7 @@ static int cmp_session_newest(const void *a, const void *b) {
     return (x->order < y->order) - (x->order > y->order);
 }
 
-int tk_server_session_list(tk_server *s, int64_t offset, int64_t limit, json_t **out, tk_err *e) {
+int tk_server_session_list(tk_server *s, const char *owner, int64_t offset, int64_t limit, json_t **out, tk_err *e) {
     *out = NULL;
     TK_VEC(session *) all = {0};
     json_t *ids = json_array();
@@ -262,7 +264,8 @@ int tk_server_session_list(tk_server *s, int64_t offset, int64_t limit, json_t *
     const void *k;
     size_t kl;
     void *v;
-    while (!rc && tk_map_next(s->sessions, &pos, &k, &kl, &v)) rc = tk_vec_push(&all, (session *)v);
+    while (!rc && tk_map_next(s->sessions, &pos, &k, &kl, &v))
+        if (!owner || !strcmp(((session *)v)->owner, owner)) rc = tk_vec_push(&all, (session *)v);
     if (!rc && all.len) qsort(all.data, all.len, sizeof *all.data, cmp_session_newest);
     for (size_t i = (size_t)offset; !rc && i < all.len && (int64_t)(i - (size_t)offset) < limit; i++)
         if (json_array_append_new(ids, json_string(all.data[i]->id))) rc = TK_ENOMEM;

@@ -147,3 +147,24 @@ int tk_server_req_page(const tk_server_req *req, tk_server_resp *resp, int64_t d
     if (*limit > max_limit) *limit = max_limit;
     return 0;
 }
+
+int tk_server_req_access(const tk_server_req *req, tk_server_resp *resp, char owner[24], tk_server_access *acc) {
+    tk_server_auth_fingerprint(req->api_key, owner);
+    acc->owner = owner;
+    tk_err e = {0};
+    if (tk_server_scope_parse(tk_server_req_query(req, "access_scope"), &acc->scope, &e)) {
+        tk_server_resp_error(resp, 400, "%s %s: %s", req->method, req->path, e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+int tk_server_req_ckpt_access(tk_server *s, const tk_server_req *req, const char *tinker_path, bool write, tk_err *e) {
+    char run[TK_SERVER_ID_MAX], name[TK_SERVER_NAME_MAX], owner[24];
+    tk_server_ckpt_kind kind;
+    bool forbidden = false;
+    tk_server_auth_fingerprint(req->api_key, owner);
+    int rc = tk_server_tinker_path_parse(tinker_path, run, &kind, name, e);
+    if (!rc) rc = tk_server_store_check(s->store, run, kind, name, owner, write, &forbidden, e);
+    return rc ? (forbidden ? 403 : tk_server_http_status(rc)) : 0;
+}

@@ -15,8 +15,8 @@
 int tk_server_req_wire(const tk_server_req *req, tk_wire_msg type, bool allow_proto, tk_arena *a, void *obj,
                        tk_err *e);
 
-/* A training request that is refused before it is queued: answer `status` with "route: message"
- * and record its seq_id as consumed (docs/server.md "Ordering", rule 4) so that later requests of
+/* A training request that is refused before it is queued (any 4xx): answer `status` with
+ * "route: message" and record its seq_id as consumed (docs/server.md "Ordering", rule 4) so that later requests of
  * the model do not wait for it. model_id / seq_id are what the decoded body named (model_id NULL
  * or has_seq false: peek at the raw body for them). */
 void tk_server_refuse_train(tk_server *s, const tk_server_req *req, tk_server_resp *resp, const char *route, int status,

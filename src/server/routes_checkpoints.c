@@ -21,8 +21,10 @@ typedef struct archive_tok {
     double expires; /* tk_now_s */
 } archive_tok;
 
-/* Validate {run}/{kind}/{name} params; answers 400 and returns -1 when malformed. */
-static int ckpt_params(const tk_server_req *req, tk_server_resp *resp, tk_server_ckpt_kind *kind) {
+/* Validate {run}/{kind}/{name} params and that the caller's key may read (or, with write, change)
+ * the checkpoint; answers 400 / 404 / 403 and returns -1 when not. */
+static int ckpt_params(tk_server *s, const tk_server_req *req, tk_server_resp *resp, tk_server_ckpt_kind *kind,
+                       bool write) {
     tk_err e = {0};
     int rc = tk_server_name_check("training run id", req->params[0], true, &e);
     if (!rc) rc = tk_server_ckpt_kind_parse(req->params[1], kind, &e);
@@ -31,44 +33,62 @@ static int ckpt_params(const tk_server_req *req, tk_server_resp *resp, tk_server
         tk_server_resp_error(resp, 400, "%s %s: %s", req->method, req->path, e.msg);
         return -1;
     }
+    char owner[24], route[64];
+    bool forbidden = false;
+    tk_server_auth_fingerprint(req->api_key, owner);
+    rc = tk_server_store_check(s->store, req->params[0], *kind, req->params[2], owner, write, &forbidden, &e);
+    if (rc) {
+        snprintf(route, sizeof route, "%s", req->method);
+        tk_server_resp_error(resp, forbidden ? 403 : tk_server_http_status(rc), "%s %s: %s", route, req->path, e.msg);
+        return -1;
+    }
     return 0;
 }
 
 static void h_runs(tk_server *s, const tk_server_req *req, tk_server_resp *resp, void *user) {
     (void)user;
     int64_t off, lim;
-    if (tk_server_req_page(req, resp, 20, 1000, &off, &lim)) return;
+    char owner[24];
+    tk_server_access acc;
+    if (tk_server_req_page(req, resp, 20, 1000, &off, &lim) || tk_server_req_access(req, resp, owner, &acc)) return;
     tk_err e = {0};
     json_t *out = NULL;
-    if (tk_server_store_list_runs(s->store, off, lim, &out, &e)) tk_server_resp_err(resp, &e);
+    if (tk_server_store_list_runs(s->store, &acc, off, lim, &out, &e)) tk_server_resp_err(resp, &e);
     else tk_server_resp_json(resp, 200, out);
 }
 
 static void h_run(tk_server *s, const tk_server_req *req, tk_server_resp *resp, void *user) {
     (void)user;
+    char owner[24];
+    tk_server_access acc;
+    if (tk_server_req_access(req, resp, owner, &acc)) return;
     tk_err e = {0};
     json_t *out = NULL;
-    if (tk_server_store_run_json(s->store, req->params[0], &out, &e)) tk_server_resp_err(resp, &e);
+    if (tk_server_store_run_json(s->store, req->params[0], &acc, &out, &e)) tk_server_resp_err(resp, &e);
     else tk_server_resp_json(resp, 200, out);
 }
 
 static void h_run_ckpts(tk_server *s, const tk_server_req *req, tk_server_resp *resp, void *user) {
     (void)user;
     int64_t off, lim;
-    if (tk_server_req_page(req, resp, 10000, 10000, &off, &lim)) return;
+    char owner[24];
+    tk_server_access acc;
+    if (tk_server_req_page(req, resp, 10000, 10000, &off, &lim) || tk_server_req_access(req, resp, owner, &acc)) return;
     tk_err e = {0};
     json_t *out = NULL;
-    if (tk_server_store_list_ckpts(s->store, req->params[0], off, lim, &out, &e)) tk_server_resp_err(resp, &e);
+    if (tk_server_store_list_ckpts(s->store, req->params[0], &acc, off, lim, &out, &e)) tk_server_resp_err(resp, &e);
     else tk_server_resp_json(resp, 200, out);
 }
 
 static void h_all_ckpts(tk_server *s, const tk_server_req *req, tk_server_resp *resp, void *user) {
     (void)user;
     int64_t off, lim;
-    if (tk_server_req_page(req, resp, 100, 1000, &off, &lim)) return;
+    char owner[24];
+    tk_server_access acc;
+    if (tk_server_req_page(req, resp, 100, 1000, &off, &lim) || tk_server_req_access(req, resp, owner, &acc)) return;
     tk_err e = {0};
     json_t *out = NULL;
-    if (tk_server_store_list_ckpts(s->store, NULL, off, lim, &out, &e)) tk_server_resp_err(resp, &e);
+    if (tk_server_store_list_ckpts(s->store, NULL, &acc, off, lim, &out, &e)) tk_server_resp_err(resp, &e);
     else tk_server_resp_json(resp, 200, out);
 }
 
@@ -81,7 +101,7 @@ static void answer_ok(tk_server_resp *resp, const tk_server_req *req, const char
 static void h_delete(tk_server *s, const tk_server_req *req, tk_server_resp *resp, void *user) {
     (void)user;
     tk_server_ckpt_kind k;
-    if (ckpt_params(req, resp, &k)) return;
+    if (ckpt_params(s, req, resp, &k, true)) return;
     tk_err e = {0};
     if (tk_server_store_delete(s->store, req->params[0], k, req->params[2], &e)) tk_server_resp_err(resp, &e);
     else answer_ok(resp, req, "deleted");
@@ -97,7 +117,7 @@ static void h_one_segment_id(tk_server *s, const tk_server_req *req, tk_server_r
 static void h_publish(tk_server *s, const tk_server_req *req, tk_server_resp *resp, void *user) {
     bool pub = user != NULL;
     tk_server_ckpt_kind k;
-    if (ckpt_params(req, resp, &k)) return;
+    if (ckpt_params(s, req, resp, &k, true)) return;
     tk_err e = {0};
     if (tk_server_store_set_public(s->store, req->params[0], k, req->params[2], pub, &e)) tk_server_resp_err(resp, &e);
     else answer_ok(resp, req, pub ? "published" : "unpublished");
@@ -105,8 +125,6 @@ static void h_publish(tk_server *s, const tk_server_req *req, tk_server_resp *re
 
 static void h_ttl(tk_server *s, const tk_server_req *req, tk_server_resp *resp, void *user) {
     (void)user;
-    tk_server_ckpt_kind k;
-    if (ckpt_params(req, resp, &k)) return;
     json_t *b = NULL;
     if (tk_server_req_json(req, resp, &b)) return;
     tk_err e = {0};
@@ -119,9 +137,12 @@ static void h_ttl(tk_server *s, const tk_server_req *req, tk_server_resp *resp, 
         if (!(ttl > 0)) rc = tk_err_set(&e, TK_EINVAL, "ttl_seconds: must be positive, got %g", ttl);
     } else if (!json_is_null(t))
         rc = tk_err_set(&e, TK_EINVAL, "ttl_seconds: expected a number or null, got %s", tk_json_type_name(t));
-    if (!rc) rc = tk_server_store_set_ttl(s->store, req->params[0], k, req->params[2], ttl, &e);
+    tk_server_ckpt_kind k;
     if (rc) tk_server_resp_err(resp, &e);
-    else answer_ok(resp, req, "ttl set");
+    else if (!ckpt_params(s, req, resp, &k, true)) {
+        if (tk_server_store_set_ttl(s->store, req->params[0], k, req->params[2], ttl, &e)) tk_server_resp_err(resp, &e);
+        else answer_ok(resp, req, "ttl set");
+    }
     json_decref(b);
 }
 
@@ -135,6 +156,12 @@ static void h_weights_info(tk_server *s, const tk_server_req *req, tk_server_res
     char *dir = NULL;
     json_t *own = NULL;
     int rc = tk_json_get_str(b, "tinker_path", "", &path, &e);
+    int status = rc ? 0 : tk_server_req_ckpt_access(s, req, path, false, &e);
+    if (status) {
+        tk_server_resp_error(resp, status, "weights_info: %s", e.msg);
+        json_decref(b);
+        return;
+    }
     if (!rc) rc = tk_server_store_find_path(s->store, path, &dir, &info, &e);
     if (!rc && s->hooks.checkpoint_info) rc = s->hooks.checkpoint_info(s->hooks.user, dir, &own, &e);
     if (rc) tk_server_resp_error(resp, tk_server_http_status(rc), "weights_info: %s", e.msg);
@@ -164,7 +191,7 @@ static void h_weights_info(tk_server *s, const tk_server_req *req, tk_server_res
 static void h_archive(tk_server *s, const tk_server_req *req, tk_server_resp *resp, void *user) {
     (void)user;
     tk_server_ckpt_kind k;
-    if (ckpt_params(req, resp, &k)) return;
+    if (ckpt_params(s, req, resp, &k, false)) return;
     tk_err e = {0};
     if (tk_server_store_find(s->store, req->params[0], k, req->params[2], NULL, NULL, &e)) {
         tk_server_resp_err(resp, &e);

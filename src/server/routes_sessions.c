@@ -29,7 +29,7 @@ static void h_create_session(tk_server *s, const tk_server_req *req, tk_server_r
             rc = tk_err_set(&e, TK_EINVAL, "tags[%zu]: expected a string, got %s", i,
                             tk_json_type_name(json_array_get(tags, i)));
     char id[TK_SERVER_ID_MAX];
-    if (!rc) rc = tk_server_session_create(s, tags, um, project, sdk, id, &e);
+    if (!rc) rc = tk_server_session_create(s, tags, um, project, sdk, req->api_key, id, &e);
     if (!bad(resp, "create_session", rc, &e))
         tk_server_resp_json(resp, 200, json_pack("{s:s, s:s, s:n, s:n, s:n}", "type", "create_session", "session_id",
                                                  id, "info_message", "warning_message", "error_message"));
@@ -62,6 +62,12 @@ static void h_create_sampling_session(tk_server *s, const tk_server_req *req, tk
     if (!rc) rc = tk_json_opt_str(b, "model_path", "", &path, NULL, &e);
     if (!rc && !base && !path) rc = tk_err_set(&e, TK_EINVAL, "give base_model or model_path (or both)");
     char *run_base = NULL;
+    int status = !rc && path ? tk_server_req_ckpt_access(s, req, path, false, &e) : 0;
+    if (status) {
+        tk_server_resp_error(resp, status, "create_sampling_session: %s", e.msg);
+        json_decref(b);
+        return;
+    }
     if (!rc && path) {
         json_t *info = NULL;
         rc = tk_server_store_find_path(s->store, path, NULL, &info, &e);
@@ -101,10 +107,13 @@ static void h_sampler(tk_server *s, const tk_server_req *req, tk_server_resp *re
 static void h_sessions(tk_server *s, const tk_server_req *req, tk_server_resp *resp, void *user) {
     (void)user;
     int64_t off, lim;
-    if (tk_server_req_page(req, resp, 20, 1000, &off, &lim)) return;
+    char owner[24];
+    tk_server_access acc;
+    if (tk_server_req_page(req, resp, 20, 1000, &off, &lim) || tk_server_req_access(req, resp, owner, &acc)) return;
     tk_err e = {0};
     json_t *out = NULL;
-    if (tk_server_session_list(s, off, lim, &out, &e)) tk_server_resp_err(resp, &e);
+    /* sessions are never public: both scopes list the caller's own */
+    if (tk_server_session_list(s, owner, off, lim, &out, &e)) tk_server_resp_err(resp, &e);
     else tk_server_resp_json(resp, 200, out);
 }
 

@@ -145,6 +145,8 @@ static void h_load_weights(tk_server *s, const tk_server_req *req, tk_server_res
         status = 400, tk_err_set(&e, TK_EINVAL, "model_seq_id: must be >= 0");
     if (!status && !w.path) status = 400, tk_err_set(&e, TK_EINVAL, "path: missing (a tinker:// checkpoint path)");
     if (!status && tk_server_tinker_path_parse(w.path, run, &kind, name, &e)) status = 400;
+    /* the checkpoint must exist and be readable by this key (the job finds it again when it runs) */
+    if (!status) status = tk_server_req_ckpt_access(s, req, w.path, false, &e);
     if (status)
         tk_server_refuse_train(s, req, resp, "load_weights", status, by_model ? w.model_id : NULL, w.has_seq_id,
                                w.seq_id, &e);

@@ -39,8 +39,9 @@ void tk_server_refuse_train(tk_server *s, const tk_server_req *req, tk_server_re
                                          sizeof id, &seq_id);
     char msg[1200];
     snprintf(msg, sizeof msg, "%s: %s", route, e->msg[0] ? e->msg : tk_strerror(e->code));
-    /* an unknown model or a seq_id the queue itself refused has nothing to record */
-    if (known && (status == 400 || status == 415) && seq_id >= 1)
+    /* any refusal of the request itself consumes its seq_id (an unknown or unloaded model has no
+     * queue to record it in, and the sequencer ignores those) */
+    if (known && status >= 400 && status < 500 && seq_id >= 1)
         tk_server_reject_train(s, id, seq_id, tk_hash_bytes(req->body, req->body_len), msg);
     tk_server_resp_error(resp, status, "%s", msg);
 }

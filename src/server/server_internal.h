@@ -121,6 +121,14 @@ int tk_server_routes_futures(tk_server *s, tk_err *e);
 int tk_server_routes_checkpoints(tk_server *s, tk_err *e);
 int tk_server_routes_models(tk_server *s, tk_err *e);
 
+/* The caller's access (protocol §3.8 access_scope): owner receives the fingerprint of req's API
+ * key, acc points at it with the ?access_scope= of the request (default owned). Answers 400 and
+ * returns nonzero on a bad access_scope. */
+int tk_server_req_access(const tk_server_req *req, tk_server_resp *resp, char owner[24], tk_server_access *acc);
+/* May req's key read (or, with write, change) the checkpoint at tinker_path? 0, or the HTTP status
+ * to answer (400 malformed path, 404, 403) with e saying why. */
+int tk_server_req_ckpt_access(tk_server *s, const tk_server_req *req, const char *tinker_path, bool write, tk_err *e);
+
 /* Archive tokens (routes_checkpoints.c). */
 void tk_server_archives_sweep(tk_server *s);
 void tk_server_archives_free(tk_server *s);

@@ -101,6 +101,31 @@ static json_t *iso_or_null(double wall) {
     return json_string(buf);
 }
 
+/* ---- ownership (access_scope) ---------------------------------------------------------------- */
+
+int tk_server_scope_parse(const char *v, tk_server_scope *out, tk_err *e) {
+    if (!v || !strcmp(v, "owned")) *out = TK_SERVER_SCOPE_OWNED;
+    else if (!strcmp(v, "accessible")) *out = TK_SERVER_SCOPE_ACCESSIBLE;
+    else return tk_err_set(e, TK_EINVAL, "access_scope: expected \"owned\" or \"accessible\", got \"%s\"", v);
+    return 0;
+}
+
+static bool owned_by(const run *r, const char *owner) {
+    const char *o = json_string_value(json_object_get(r->meta, "model_owner"));
+    return !owner || !o || !strcmp(o, "local") || !strcmp(o, owner);
+}
+
+static bool has_public(const run *r, double now) {
+    for (size_t i = 0; i < r->ckpts.len; i++)
+        if (r->ckpts.data[i]->is_public && !expired(r->ckpts.data[i], now)) return true;
+    return false;
+}
+
+static bool in_scope(const run *r, const tk_server_access *acc, double now) {
+    if (!acc || owned_by(r, acc->owner)) return true;
+    return acc->scope == TK_SERVER_SCOPE_ACCESSIBLE && has_public(r, now);
+}
+
 /* The REST Checkpoint object (protocol §3.8), plus training_run_id. */
 static json_t *ckpt_json(const run *r, const ckpt *c) {
     char id[TK_SERVER_NAME_MAX + 32], path[TK_SERVER_PATH_MAX], t[40];
@@ -405,10 +430,12 @@ static json_t *run_json(const run *r, double now) {
     return out;
 }
 
-int tk_server_store_run_json(tk_server_store *s, const char *run_id, json_t **out, tk_err *e) {
+int tk_server_store_run_json(tk_server_store *s, const char *run_id, const tk_server_access *acc, json_t **out,
+                             tk_err *e) {
     *out = NULL;
     pthread_mutex_lock(&s->mu);
     run *r = find_run(s, run_id);
+    if (r && !in_scope(r, acc, tk_wall_s())) r = NULL;
     if (r) *out = run_json(r, tk_wall_s());
     pthread_mutex_unlock(&s->mu);
     if (!r) return tk_err_set(e, TK_ENOTFOUND, "training run \"%s\" not found", run_id);
@@ -427,7 +454,8 @@ static json_t *cursor_json(int64_t offset, int64_t limit, size_t total) {
                      "total_count", (json_int_t)total);
 }
 
-int tk_server_store_list_runs(tk_server_store *s, int64_t offset, int64_t limit, json_t **out, tk_err *e) {
+int tk_server_store_list_runs(tk_server_store *s, const tk_server_access *acc, int64_t offset, int64_t limit,
+                              json_t **out, tk_err *e) {
     *out = NULL;
     json_t *arr = json_array();
     TK_VEC(run *) all = {0};
@@ -437,10 +465,11 @@ int tk_server_store_list_runs(tk_server_store *s, int64_t offset, int64_t limit,
     const void *k;
     size_t kl;
     void *v;
-    while (!rc && tk_map_next(s->runs, &pos, &k, &kl, &v)) rc = tk_vec_push(&all, (run *)v);
+    double now = tk_wall_s();
+    while (!rc && tk_map_next(s->runs, &pos, &k, &kl, &v))
+        if (in_scope(v, acc, now)) rc = tk_vec_push(&all, (run *)v);
     if (!rc) {
         if (all.len) qsort(all.data, all.len, sizeof *all.data, cmp_run_newest);
-        double now = tk_wall_s();
         for (size_t i = (size_t)offset; !rc && i < all.len && (int64_t)(i - (size_t)offset) < limit; i++) {
             json_t *j = run_json(all.data[i], now);
             if (!j || json_array_append_new(arr, j)) rc = TK_ENOMEM;
@@ -662,6 +691,22 @@ int tk_server_store_find(tk_server_store *s, const char *run_id, tk_server_ckpt_
     return rc;
 }
 
+int tk_server_store_check(tk_server_store *s, const char *run_id, tk_server_ckpt_kind kind, const char *name,
+                          const char *owner, bool write, bool *forbidden, tk_err *e) {
+    *forbidden = false;
+    pthread_mutex_lock(&s->mu);
+    run *r = NULL;
+    ckpt *c = live_ckpt(s, run_id, kind, name, &r, NULL, e);
+    int rc = c ? 0 : TK_ENOTFOUND;
+    if (!rc && !owned_by(r, owner) && (write || !c->is_public)) {
+        *forbidden = true;
+        rc = tk_err_set(e, TK_EINVAL, "checkpoint tinker://%s/%s/%s belongs to another API key%s", run_id,
+                        tk_server_ckpt_kind_dir(kind), name, write ? "" : " and is not public");
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
 int tk_server_store_find_path(tk_server_store *s, const char *tinker_path, char **payload_dir_out,
                               json_t **info_out, tk_err *e) {
     char run_id[TK_SERVER_ID_MAX], name[TK_SERVER_NAME_MAX];
@@ -684,8 +729,8 @@ static int cmp_ref_newest(const void *a, const void *b) {
     return k ? k : strcmp(x->c->name, y->c->name);
 }
 
-int tk_server_store_list_ckpts(tk_server_store *s, const char *run_id, int64_t offset, int64_t limit,
-                               json_t **out, tk_err *e) {
+int tk_server_store_list_ckpts(tk_server_store *s, const char *run_id, const tk_server_access *acc, int64_t offset,
+                               int64_t limit, json_t **out, tk_err *e) {
     *out = NULL;
     json_t *arr = json_array();
     TK_VEC(ckpt_ref) all = {0};
@@ -694,9 +739,12 @@ int tk_server_store_list_ckpts(tk_server_store *s, const char *run_id, int64_t o
     double now = tk_wall_s();
     if (run_id) {
         run *r = find_run(s, run_id);
-        if (!r) rc = TK_ENOTFOUND;
+        tk_server_access wide = {acc ? acc->owner : NULL, TK_SERVER_SCOPE_ACCESSIBLE};
+        if (!r || !in_scope(r, &wide, now)) rc = TK_ENOTFOUND;
+        bool mine = !rc && owned_by(r, acc ? acc->owner : NULL);
         for (size_t i = 0; !rc && i < r->ckpts.len; i++)
-            if (!expired(r->ckpts.data[i], now)) rc = tk_vec_push(&all, ((ckpt_ref){r, r->ckpts.data[i]}));
+            if (!expired(r->ckpts.data[i], now) && (mine || r->ckpts.data[i]->is_public))
+                rc = tk_vec_push(&all, ((ckpt_ref){r, r->ckpts.data[i]}));
     } else {
         size_t pos = 0;
         const void *k;
@@ -704,6 +752,7 @@ int tk_server_store_list_ckpts(tk_server_store *s, const char *run_id, int64_t o
         void *v;
         while (!rc && tk_map_next(s->runs, &pos, &k, &kl, &v)) {
             run *r = v;
+            if (!owned_by(r, acc ? acc->owner : NULL)) continue;
             for (size_t i = 0; !rc && i < r->ckpts.len; i++)
                 if (!expired(r->ckpts.data[i], now)) rc = tk_vec_push(&all, ((ckpt_ref){r, r->ckpts.data[i]}));
         }

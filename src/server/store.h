@@ -41,17 +41,43 @@ int tk_server_store_open(const char *data_dir, tk_server_store **out, tk_err *e)
 void tk_server_store_close(tk_server_store *s);
 const char *tk_server_store_dir(const tk_server_store *s);
 
+/* Who asks, for access_scope (protocol §3.8, docs/server.md "Ownership"). owner is the caller's
+ * API-key fingerprint (tk_server_auth_fingerprint). A run belongs to the key that created it;
+ * runs recorded without an owner ("local") belong to everyone. NULL access: no filter. */
+typedef enum {
+    TK_SERVER_SCOPE_OWNED = 0,       /* the caller's runs */
+    TK_SERVER_SCOPE_ACCESSIBLE = 1,  /* and runs of other keys that have a public checkpoint */
+} tk_server_scope;
+
+typedef struct tk_server_access {
+    const char *owner;
+    tk_server_scope scope;
+} tk_server_access;
+
+/* Parse ?access_scope= ("owned" / "accessible"; NULL = owned). TK_EINVAL otherwise. */
+int tk_server_scope_parse(const char *s, tk_server_scope *out, tk_err *e);
+
+/* May owner use checkpoint (run_id, kind, name)? Reading it (loading weights, a sampling session,
+ * weights_info, an archive) needs its run's owner or a public checkpoint; changing it (delete,
+ * publish, TTL; write = true) needs the owner. Returns 0; TK_ENOTFOUND as tk_server_store_find; or
+ * TK_EINVAL naming the reason with *forbidden set (answer 403). owner NULL: always allowed. */
+int tk_server_store_check(tk_server_store *s, const char *run_id, tk_server_ckpt_kind kind, const char *name,
+                          const char *owner, bool write, bool *forbidden, tk_err *e);
+
 /* Create or replace a run's metadata (run.json written atomically). */
 int tk_server_store_put_run(tk_server_store *s, const tk_server_run_meta *m, tk_err *e);
 /* Record activity on a run (kept in memory; written with the next put_run or commit). */
 void tk_server_store_touch_run(tk_server_store *s, const char *run_id, double wall);
 bool tk_server_store_has_run(tk_server_store *s, const char *run_id);
 
-/* The TrainingRun JSON of protocol §3.8 (new reference in *out). TK_ENOTFOUND for an unknown run. */
-int tk_server_store_run_json(tk_server_store *s, const char *run_id, struct json_t **out, tk_err *e);
-/* {"training_runs":[…],"cursor":{"offset","limit","total_count"}}, newest run first. */
-int tk_server_store_list_runs(tk_server_store *s, int64_t offset, int64_t limit, struct json_t **out,
-                              tk_err *e);
+/* The TrainingRun JSON of protocol §3.8 (new reference in *out). TK_ENOTFOUND for an unknown run
+ * or one outside acc's scope. */
+int tk_server_store_run_json(tk_server_store *s, const char *run_id, const tk_server_access *acc,
+                             struct json_t **out, tk_err *e);
+/* {"training_runs":[…],"cursor":{"offset","limit","total_count"}}, newest run first, the runs in
+ * acc's scope. */
+int tk_server_store_list_runs(tk_server_store *s, const tk_server_access *acc, int64_t offset, int64_t limit,
+                              struct json_t **out, tk_err *e);
 
 /* Begin writing checkpoint (run, kind, name). The run must exist. When it already exists and
  * overwrite is false: TK_EEXIST. *out owns a fresh empty payload directory. */
@@ -78,9 +104,11 @@ int tk_server_store_find(tk_server_store *s, const char *run_id, tk_server_ckpt_
 int tk_server_store_find_path(tk_server_store *s, const char *tinker_path, char **payload_dir_out,
                               struct json_t **info_out, tk_err *e);
 
-/* {"checkpoints":[Checkpoint…],"cursor":{…}} newest first; run_id NULL lists every run. */
-int tk_server_store_list_ckpts(tk_server_store *s, const char *run_id, int64_t offset, int64_t limit,
-                               struct json_t **out, tk_err *e);
+/* {"checkpoints":[Checkpoint…],"cursor":{…}} newest first. With run_id: that run's checkpoints
+ * (the run must be in acc's ACCESSIBLE scope; a foreign run shows its public checkpoints only);
+ * run_id NULL: every checkpoint of the caller's own runs (acc->owner). acc NULL: no filter. */
+int tk_server_store_list_ckpts(tk_server_store *s, const char *run_id, const tk_server_access *acc, int64_t offset,
+                               int64_t limit, struct json_t **out, tk_err *e);
 
 /* Delete a checkpoint (it disappears from listings at once; files are removed after). */
 int tk_server_store_delete(tk_server_store *s, const char *run_id, tk_server_ckpt_kind kind,

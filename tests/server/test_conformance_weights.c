@@ -338,11 +338,12 @@ static void test_bad_weights_input(void **state) {
     snprintf(body, sizeof body, "{\"session_id\":\"%s\",\"model_seq_id\":3,\"path\":\"tinker://%s/weights/none\","
              "\"optimizer\":false}", sid, mid);
     expect_json_error(&H, "/api/v1/load_weights", body, 404, "not found");
-    /* the queue did not stall on any of those: a checkpoint that does not exist fails the future */
-    char *r = submitf(&H, "/api/v1/load_weights", "{\"model_id\":\"%s\",\"seq_id\":%lld,\"path\":\"tinker://%s/weights/none\","
-                      "\"optimizer\":false}", mid, (long long)seq++, mid);
-    expect_failed(&H, r, "user", "not found");
-    free(r);
+    /* a checkpoint that does not exist: 404 at once, and its seq_id is consumed (the loads below
+     * would wait for it otherwise) */
+    snprintf(body, sizeof body, "{\"model_id\":\"%s\",\"seq_id\":%lld,\"path\":\"tinker://%s/weights/none\","
+             "\"optimizer\":false}", mid, (long long)seq++, mid);
+    expect_json_error(&H, "/api/v1/load_weights", body, 404, "not found");
+    char *r = NULL;
     /* a checkpoint of another rank cannot be loaded into this model */
     char *sid2 = new_session(&H);
     r = submitf(&H, "/api/v1/create_model", "{\"session_id\":\"%s\",\"model_seq_id\":0,\"base_model\":\"test/tiny\","
@@ -366,6 +367,106 @@ static void test_bad_weights_input(void **state) {
     free(sid);
 }
 
+/* An HTTP call as API key `key`. */
+static json_t *as_key(harness *h, const char *key, const char *method, const char *path, const char *body, long *st) {
+    char url[1024], k[128];
+    snprintf(url, sizeof url, "%s%s", h->url, path);
+    snprintf(k, sizeof k, "X-API-Key: %s", key);
+    const char *hdr[] = {k, "Content-Type: application/json", NULL};
+    http_res r;
+    *st = http_do(method, url, hdr, body, body ? strlen(body) : 0, &r);
+    json_t *v = json_loadb(r.body.data, r.body.len, 0, NULL);
+    http_res_free(&r);
+    return v;
+}
+
+static void expect_key(harness *h, const char *key, const char *method, const char *path, const char *body, long want,
+                       const char *needle) {
+    long st = 0;
+    json_t *v = as_key(h, key, method, path, body, &st);
+    const char *d = json_string_value(json_object_get(v, "detail"));
+    if (st != want || (needle && (!d || !strstr(d, needle))))
+        fail_msg("%s %s as %s: %ld (wanted %ld \"%s\"): %s", method, path, key, st, want, needle ? needle : "",
+                 d ? d : "");
+    json_decref(v);
+}
+
+static size_t count_key(harness *h, const char *key, const char *path, const char *field) {
+    long st = 0;
+    json_t *v = as_key(h, key, "GET", path, NULL, &st);
+    assert_int_equal(st, 200);
+    size_t n = json_array_size(json_object_get(v, field));
+    json_decref(v);
+    return n;
+}
+
+/* Per-key ownership (access_scope): a run and its private checkpoints belong to the key that made
+ * them; other keys see and load only what is published, and never change it. */
+static void test_ownership(void **state) {
+    (void)state;
+    harness h = {0};
+    harness_start_engine(&h, NULL);
+    /* key A (the harness default tml-test) trains and saves */
+    char *sid = NULL;
+    char *mid = new_model(&h, &sid);
+    char *path = save(&h, "/api/v1/save_weights", mid, 1, "a1", NULL);
+    char *spath = save(&h, "/api/v1/save_weights_for_sampler", mid, 2, "s1", NULL);
+    const char *A = "tml-test", *B = "tml-other";
+    char url[600], body[800];
+    assert_int_equal(count_key(&h, A, "/api/v1/training_runs", "training_runs"), 1);
+    assert_int_equal(count_key(&h, B, "/api/v1/training_runs", "training_runs"), 0);
+    assert_int_equal(count_key(&h, B, "/api/v1/training_runs?access_scope=accessible", "training_runs"), 0);
+    assert_int_equal(count_key(&h, A, "/api/v1/checkpoints", "checkpoints"), 2);
+    assert_int_equal(count_key(&h, B, "/api/v1/checkpoints", "checkpoints"), 0);
+    assert_int_equal(count_key(&h, A, "/api/v1/sessions", "sessions"), 1);
+    assert_int_equal(count_key(&h, B, "/api/v1/sessions", "sessions"), 0);
+    expect_key(&h, B, "GET", "/api/v1/training_runs?access_scope=bogus", NULL, 400, "access_scope");
+    snprintf(url, sizeof url, "/api/v1/training_runs/%s", mid);
+    expect_key(&h, B, "GET", url, NULL, 404, "not found");
+    /* B cannot read A's private checkpoints, nor change them */
+    char *sidb = NULL;
+    {
+        long st = 0;
+        json_t *v = as_key(&h, B, "POST", "/api/v1/create_session", "{\"tags\":[],\"user_metadata\":{}}", &st);
+        sidb = tk_strdup(json_string_value(json_object_get(v, "session_id")));
+        json_decref(v);
+    }
+    snprintf(body, sizeof body, "{\"tinker_path\":\"%s\"}", path);
+    expect_key(&h, B, "POST", "/api/v1/weights_info", body, 403, "another API key");
+    snprintf(body, sizeof body, "{\"session_id\":\"%s\",\"model_seq_id\":0,\"path\":\"%s\",\"optimizer\":false}", sidb,
+             path);
+    expect_key(&h, B, "POST", "/api/v1/load_weights", body, 403, "not public");
+    snprintf(body, sizeof body, "{\"session_id\":\"%s\",\"sampling_session_seq_id\":0,\"model_path\":\"%s\"}", sidb,
+             spath);
+    expect_key(&h, B, "POST", "/api/v1/create_sampling_session", body, 403, "another API key");
+    snprintf(url, sizeof url, "/api/v1/training_runs/%s/checkpoints/weights/a1", mid);
+    expect_key(&h, B, "DELETE", url, NULL, 403, "another API key");
+    snprintf(url, sizeof url, "/api/v1/training_runs/%s/checkpoints/weights/a1/publish", mid);
+    expect_key(&h, B, "POST", url, NULL, 403, "another API key");
+    /* A publishes a1: B now sees the run (accessible), its public checkpoint only, and can load it */
+    expect_key(&h, A, "POST", url, NULL, 200, NULL);
+    assert_int_equal(count_key(&h, B, "/api/v1/training_runs", "training_runs"), 0);
+    assert_int_equal(count_key(&h, B, "/api/v1/training_runs?access_scope=accessible", "training_runs"), 1);
+    snprintf(url, sizeof url, "/api/v1/training_runs/%s/checkpoints", mid);
+    assert_int_equal(count_key(&h, B, url, "checkpoints"), 1);
+    assert_int_equal(count_key(&h, A, url, "checkpoints"), 2);
+    snprintf(body, sizeof body, "{\"session_id\":\"%s\",\"model_seq_id\":0,\"path\":\"%s\",\"optimizer\":false}", sidb,
+             path);
+    long st = 0;
+    json_t *v = as_key(&h, B, "POST", "/api/v1/load_weights", body, &st);
+    assert_int_equal(st, 200);
+    json_decref(v);
+    snprintf(url, sizeof url, "/api/v1/training_runs/%s/checkpoints/weights/a1", mid);
+    expect_key(&h, B, "DELETE", url, NULL, 403, "another API key");
+    expect_key(&h, A, "DELETE", url, NULL, 200, NULL);
+    harness_stop(&h, false);
+    free(sidb);
+    free(path);
+    free(spath);
+    free(mid);
+    free(sid);
+}
+
 int main(void) {
     tk_log_set_level(TK_LOG_ERROR);
     const struct CMUnitTest tests[] = {
@@ -373,6 +474,7 @@ int main(void) {
         cmocka_unit_test(test_sampler_checkpoint),
         cmocka_unit_test(test_restart_persistence),
         cmocka_unit_test(test_bad_weights_input),
+        cmocka_unit_test(test_ownership),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

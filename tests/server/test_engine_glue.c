@@ -162,7 +162,7 @@ static void test_train_loop(void **state) {
     tk_server *s = start();
     tk_err e = {0};
     char sid[TK_SERVER_ID_MAX], rid[TK_SERVER_ID_MAX], mid[TK_SERVER_ID_MAX + 16];
-    assert_ok(tk_server_session_create(s, NULL, NULL, NULL, "test", sid, &e), &e);
+    assert_ok(tk_server_session_create(s, NULL, NULL, NULL, "test", "tml-x", sid, &e), &e);
     tk_engine_lora_config lc;
     tk_engine_lora_config_default(&lc);
     lc.rank = 4;

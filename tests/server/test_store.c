@@ -100,7 +100,7 @@ static void test_save_list_restart(void **state) {
     save(f, "s1:train:0", TK_SERVER_CKPT_WEIGHTS, "step-1", "AAA", 0, false);
     save(f, "s1:train:0", TK_SERVER_CKPT_SAMPLER, "step-1", "BBBB", 0, false);
     json_t *l = NULL;
-    assert_ok(tk_server_store_list_ckpts(f->s, "s1:train:0", 0, 100, &l, &e), &e);
+    assert_ok(tk_server_store_list_ckpts(f->s, "s1:train:0", NULL, 0, 100, &l, &e), &e);
     json_t *arr = json_object_get(l, "checkpoints");
     assert_int_equal(json_array_size(arr), 2);
     /* newest first: the sampler checkpoint was written second */
@@ -114,7 +114,7 @@ static void test_save_list_restart(void **state) {
     json_decref(l);
 
     reopen(f);
-    assert_ok(tk_server_store_list_ckpts(f->s, NULL, 0, 100, &l, &e), &e);
+    assert_ok(tk_server_store_list_ckpts(f->s, NULL, NULL, 0, 100, &l, &e), &e);
     assert_int_equal(json_array_size(json_object_get(l, "checkpoints")), 2);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(l, "cursor"), "total_count")), 2);
     json_decref(l);
@@ -129,7 +129,7 @@ static void test_save_list_restart(void **state) {
     json_decref(info);
 
     json_t *r = NULL;
-    assert_ok(tk_server_store_run_json(f->s, "s1:train:0", &r, &e), &e);
+    assert_ok(tk_server_store_run_json(f->s, "s1:train:0", NULL, &r, &e), &e);
     assert_string_equal(json_string_value(json_object_get(r, "model_owner")), "tester");
     assert_int_equal(json_integer_value(json_object_get(r, "lora_rank")), 8);
     assert_true(json_is_true(json_object_get(r, "is_lora")));
@@ -138,7 +138,7 @@ static void test_save_list_restart(void **state) {
     assert_string_equal(json_string_value(json_object_get(json_object_get(r, "user_metadata"), "purpose")), "test");
     assert_non_null(json_string_value(json_object_get(r, "last_request_time")));
     json_decref(r);
-    assert_err(tk_server_store_run_json(f->s, "nope", &r, &e), TK_ENOTFOUND, &e, "\"nope\" not found");
+    assert_err(tk_server_store_run_json(f->s, "nope", NULL, &r, &e), TK_ENOTFOUND, &e, "\"nope\" not found");
 }
 
 static void test_overwrite_and_exists(void **state) {
@@ -155,7 +155,7 @@ static void test_overwrite_and_exists(void **state) {
     assert_string_equal(c, "new!");
     free(c);
     json_t *l = NULL;
-    assert_ok(tk_server_store_list_ckpts(f->s, "r", 0, 10, &l, &e), &e);
+    assert_ok(tk_server_store_list_ckpts(f->s, "r", NULL, 0, 10, &l, &e), &e);
     assert_int_equal(json_array_size(json_object_get(l, "checkpoints")), 1);
     json_decref(l);
     /* the exchanged-out old copy was removed: tmp/ is empty again */
@@ -194,7 +194,7 @@ static void test_abort_and_crash_leftovers(void **state) {
     tk_log_set_level(TK_LOG_INFO);
     assert_int_equal(count_entries(tmp), 0);
     json_t *l = NULL;
-    assert_ok(tk_server_store_list_ckpts(f->s, NULL, 0, 10, &l, &e), &e);
+    assert_ok(tk_server_store_list_ckpts(f->s, NULL, NULL, 0, 10, &l, &e), &e);
     assert_int_equal(json_array_size(json_object_get(l, "checkpoints")), 0);
     json_decref(l);
     /* a name that is taken by a torn directory can still be saved (exchange + cleanup) */
@@ -221,7 +221,7 @@ static void test_ttl(void **state) {
     assert_err(tk_server_store_find(f->s, "r", TK_SERVER_CKPT_WEIGHTS, "short", NULL, NULL, &e), TK_ENOTFOUND, &e,
                "tinker://r/weights/short not found");
     json_t *l = NULL;
-    assert_ok(tk_server_store_list_ckpts(f->s, "r", 0, 10, &l, &e), &e);
+    assert_ok(tk_server_store_list_ckpts(f->s, "r", NULL, 0, 10, &l, &e), &e);
     assert_int_equal(json_array_size(json_object_get(l, "checkpoints")), 2);
     json_decref(l);
     assert_int_equal(tk_server_store_expire(f->s, tk_wall_s()), 1);
@@ -281,7 +281,7 @@ static void test_pagination(void **state) {
         tk_sleep_ms(2); /* distinct timestamps */
     }
     json_t *l = NULL;
-    assert_ok(tk_server_store_list_ckpts(f->s, NULL, 1, 2, &l, &e), &e);
+    assert_ok(tk_server_store_list_ckpts(f->s, NULL, NULL, 1, 2, &l, &e), &e);
     json_t *arr = json_object_get(l, "checkpoints");
     assert_int_equal(json_array_size(arr), 2);
     assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 0), "checkpoint_id")), "weights/n3");
@@ -291,17 +291,17 @@ static void test_pagination(void **state) {
     assert_int_equal(json_integer_value(json_object_get(cur, "offset")), 1);
     assert_int_equal(json_integer_value(json_object_get(cur, "limit")), 2);
     json_decref(l);
-    assert_ok(tk_server_store_list_ckpts(f->s, NULL, 7, 2, &l, &e), &e);
+    assert_ok(tk_server_store_list_ckpts(f->s, NULL, NULL, 7, 2, &l, &e), &e);
     assert_int_equal(json_array_size(json_object_get(l, "checkpoints")), 0);
     json_decref(l);
-    assert_ok(tk_server_store_list_runs(f->s, 0, 2, &l, &e), &e);
+    assert_ok(tk_server_store_list_runs(f->s, NULL, 0, 2, &l, &e), &e);
     arr = json_object_get(l, "training_runs");
     assert_int_equal(json_array_size(arr), 2);
     assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 0), "training_run_id")), "c");
     assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 1), "training_run_id")), "b");
     assert_int_equal(json_integer_value(json_object_get(json_object_get(l, "cursor"), "total_count")), 3);
     json_decref(l);
-    assert_err(tk_server_store_list_ckpts(f->s, "zzz", 0, 2, &l, &e), TK_ENOTFOUND, &e, "\"zzz\" not found");
+    assert_err(tk_server_store_list_ckpts(f->s, "zzz", NULL, 0, 2, &l, &e), TK_ENOTFOUND, &e, "\"zzz\" not found");
 }
 
 static void test_archive(void **state) {
