@@ -160,7 +160,8 @@ struct tk_server_sampler {
     /* guarded by the registry lock */
     bool dead;
     char *reason;
-    tk_map *samples;                       /* seq_id -> dedup record */
+    double retired_at;                     /* tk_now_s of tk_server_sampler_retire, else 0 */
+    tk_map *samples;                       /* seq_id -> dedup record (NULL once retired) */
     int refs;
     /* engine state (worker thread only) */
     void *engine;
@@ -179,7 +180,9 @@ int tk_server_submit_sample(tk_server *s, const char *sampler_id, int64_t seq_id
                             char rid_out[TK_SERVER_ID_MAX], tk_err *e);
 int tk_server_sampler_get(tk_server *s, const char *sampler_id, tk_server_sampler **out, tk_err *e);
 /* Close a sampling session: later submits answer 410 with reason, its engine state is released on
- * the worker (requests still in its decode loop fail). Unknown or closed ids are ignored. */
+ * the worker (requests still in its decode loop fail). After the result TTL it is forgotten
+ * (then 404), so that a loop retiring one per step does not grow the tables. Unknown or closed
+ * ids are ignored. */
 void tk_server_sampler_retire(tk_server *s, const char *sampler_id, const char *reason);
 void tk_server_sampler_unref(tk_server *s, tk_server_sampler *sp);
 

@@ -82,16 +82,20 @@ static void model_destroy(tk_server_model *m) {
     free(m);
 }
 
+static void free_samples(tk_server_sampler *sp) {
+    if (!sp->samples) return;
+    size_t pos = 0;
+    const void *k;
+    size_t kl;
+    void *v;
+    while (tk_map_next(sp->samples, &pos, &k, &kl, &v)) free(v);
+    tk_map_free(sp->samples);
+    sp->samples = NULL;
+}
+
 static void sampler_destroy(tk_server_sampler *sp) {
     if (sp->engine && sp->engine_free) sp->engine_free(sp->engine);
-    if (sp->samples) {
-        size_t pos = 0;
-        const void *k;
-        size_t kl;
-        void *v;
-        while (tk_map_next(sp->samples, &pos, &k, &kl, &v)) free(v);
-        tk_map_free(sp->samples);
-    }
+    free_samples(sp);
     free(sp->base_model);
     free(sp->model_path);
     free(sp->reason);
@@ -607,6 +611,8 @@ void tk_server_sampler_retire(tk_server *s, const char *sampler_id, const char *
         sp->dead = true;
         free(sp->reason);
         sp->reason = tk_strdup(reason);
+        sp->retired_at = tk_now_s();
+        free_samples(sp); /* submits are refused from now on: no retries to recognise */
         queue_release(s, NULL, sp);
     }
     pthread_mutex_unlock(&s->reg_mu);
@@ -703,9 +709,36 @@ void tk_server_sweep(tk_server *s) {
                     "waiting request(s)", m->id, s->cfg.gap_timeout_s, skipped, released.len - before);
     }
     tk_server_worker_push_all(s, released.data, released.len);
+    /* retired sampling sessions are forgotten after the result TTL */
+    tk_vec_str gone = {0};
     pos = 0;
     while (tk_map_next(s->samplers, &pos, &k, &kl, &v)) {
         tk_server_sampler *sp = v;
+        char *id = sp->retired_at > 0 && now - sp->retired_at > s->cfg.future_ttl_s ? tk_strdup(sp->id) : NULL;
+        if (id && tk_vec_push(&gone, id)) free(id);
+    }
+    for (size_t i = 0; i < gone.len; i++) {
+        tk_server_sampler *sp = get_sampler(s, gone.data[i]);
+        session *ss = sp ? get_session(s, sp->session_id) : NULL;
+        for (size_t j = 0; ss && j < ss->sampler_ids.len; j++)
+            if (!strcmp(ss->sampler_ids.data[j], gone.data[i])) {
+                free(ss->sampler_ids.data[j]);
+                memmove(ss->sampler_ids.data + j, ss->sampler_ids.data + j + 1,
+                        (ss->sampler_ids.len - j - 1) * sizeof *ss->sampler_ids.data);
+                ss->sampler_ids.len--;
+                break;
+            }
+        if (sp) {
+            tk_map_del(s->samplers, sp->id, strlen(sp->id));
+            sampler_unref_locked(sp);
+        }
+        free(gone.data[i]);
+    }
+    tk_vec_free(&gone);
+    pos = 0;
+    while (tk_map_next(s->samplers, &pos, &k, &kl, &v)) {
+        tk_server_sampler *sp = v;
+        if (!sp->samples) continue;
         size_t p2 = 0;
         const void *k2;
         size_t kl2;

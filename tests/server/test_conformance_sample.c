@@ -413,6 +413,7 @@ static void test_unnamed_sampler_cap(void **state) {
     tk_server_config c;
     harness_config(&c);
     c.max_unnamed_samplers = 2;
+    c.future_ttl_s = 1.5; /* a retired session is forgotten after the result TTL */
     harness h = {0};
     harness_start_engine(&h, &c);
     char *mid = new_model(&h, NULL);
@@ -427,6 +428,8 @@ static void test_unnamed_sampler_cap(void **state) {
     }
     char *b = sample_body(ss[0], 0, PROMPT, NP, "\"sampling_params\":{\"max_tokens\":2}");
     expect_json_error(&h, "/api/v1/asample", b, 410, "newest 2");
+    tk_sleep_ms(2500);
+    expect_json_error(&h, "/api/v1/asample", b, 404, "not found");
     free(b);
     for (int i = 1; i < 3; i++) {
         b = sample_body(ss[i], 0, PROMPT, NP, "\"sampling_params\":{\"max_tokens\":2}");
