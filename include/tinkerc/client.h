@@ -3,18 +3,18 @@
  *
  * This header has two levels.
  *
- *   1. The foundation (this part is implemented): a connection object (tk_client) that owns one
- *      I/O thread driving libcurl's multi interface, the configuration read from the environment,
- *      futures, the three retry layers of the Python SDK (reference/tinker-protocol.md §8.1), the
+ *   1. The transport: a connection object (tk_client) that owns one I/O thread driving
+ *      libcurl's multi interface, the configuration read from the environment, futures, the
+ *      three retry layers of the Python SDK (reference/tinker-protocol.md §8.1), the
  *      retrieve_future polling state machine (§3.7), ordered submission lanes for seq_id'd
  *      training requests (§8.4), session heartbeats and a bounded shutdown. It moves request and
  *      response BYTES; it knows nothing about Tinker's data types.
  *
- *   2. The typed SDK (service, training, sampling and REST clients mirroring the Python SDK) sits
- *      on top: each typed call encodes its request with the wire layer (tinkerc/wire.h), submits
- *      it here with tk_client_call(), and decodes the future's response bytes with the wire
- *      layer. See the "typed SDK" note at the end of this file for how the pieces map.
- *
+ *   2. The typed SDK (second half of this file): service, training, sampling and REST clients
+ *      mirroring the Python SDK. Each typed call encodes its request with the wire layer
+ *      (tinkerc/wire.h), submits it with tk_client_call(), and decodes the answer with the wire
+ *      layer into a caller's arena. docs/client.md has a tour.
+
  * Threads. Every function here may be called from any thread unless a comment says otherwise.
  * Network work, retry timers and completion callbacks all run on the client's single I/O thread;
  * no thread is ever started per request or per retry.
@@ -33,6 +33,7 @@
 #define TINKERC_CLIENT_H
 
 #include "tinkerc/base.h"
+#include "tinkerc/wire.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -205,6 +206,12 @@ typedef struct tk_client_call_spec {
     const char *method;          /* "GET", "POST" (default), "PUT", "DELETE" */
     const char *path;            /* "/api/v1/forward_backward", appended to the base URL; may
                                     carry a query string */
+    const char *url;             /* instead of base URL + path: an absolute http(s) URL (a signed
+                                    download link). path is still required (it names the call in
+                                    messages and traces). Unless the URL starts with the base URL,
+                                    the credentials (X-API-Key, CF-Access-*) are not sent to it */
+    bool accept_redirect;        /* a 3xx answer is a success (not followed): the checkpoint
+                                    archive endpoint answers 302 + Location */
     const void *body;            /* request bytes (NULL/0: no body) */
     size_t body_len;
     bool give_body;              /* the client takes body (malloc'd) and frees it, even when
@@ -346,28 +353,338 @@ void tk_client_set_trace(tk_client *c, void (*fn)(const tk_client_event *ev, voi
                          void *user);
 
 /* ============================================================================================= */
-/* The typed SDK (to come, on top of tinkerc/wire.h)                                             */
+/* The typed SDK: service, training, sampling and REST clients                                   */
 /* ============================================================================================= */
 /*
- * How the Python SDK maps onto this layer, for the typed clients that will be added here:
- *   ServiceClient   -> tk_client_service_*: client/config, create_session (+ tk_client_heartbeat_
- *                      start), get_server_capabilities, create_lora_training_client, create_
- *                      training_client_from_state(_with_optimizer), create_sampling_client.
- *   TrainingClient  -> tk_client_training_*: one tk_client_lane per model and a seq_id counter;
- *                      forward_backward splits data into chunks (fwdbwd_max_chunk_len datums /
- *                      fwdbwd_max_chunk_bytes_count bytes) submitted with tk_client_call_group,
- *                      then merges the chunk results with the wire layer's metric merging;
- *                      optim_step, save_state, load_state, save_weights_for_sampler, … are
- *                      is_future + exec_retries calls in the lane.
- *   SamplingClient  -> tk_client_sampling_*: asample with sampling_backpressure,
- *                      resubmit_on_expired and a rebody hook that takes the next seq_id.
- *   RestClient      -> tk_client_rest_*: plain calls with exec_retries.
- * Each typed future wraps a tk_client_future and keeps its decoded result in the user slot.
- * Encodings: forward_backward bodies go out as protobuf (what SDK 0.25 always sends; zstd when
- * client/config sets proto_compress_fwdbwd); results of sample and forward(_backward) are polled
- * with "Accept: application/x-protobuf, application/json" and decoded by the answer's
- * Content-Type, so servers that only answer JSON (SDK <= 0.24 servers, tinkex-era mocks) work too.
+ * The Python SDK's objects, one for one (reference/tinker-protocol.md §3, §8):
+ *
+ *   ServiceClient  -> tk_client_service   client/config, create_session + heartbeats, server
+ *                                          capabilities, creating training / sampling clients;
+ *                                          it is also the REST client (tk_client_rest_*)
+ *   TrainingClient -> tk_client_training  one model: its seq_id counter (§8.4) and an ordered
+ *                                          lane, forward / forward_backward (chunked, first chunk
+ *                                          last, results merged), custom losses, optim_step,
+ *                                          save / load, sampler weights
+ *   SamplingClient -> tk_client_sampling  one sampling session: sample, compute_logprobs
+ *   APIFuture      -> tk_client_task      a typed future
+ *
+ * Every operation is a submit that returns at once with a task, and a wait on the task:
+ *
+ *     tk_client_task *fb, *opt;
+ *     tk_client_training_forward_backward(tc, data, n, TK_WIRE_LOSS_CROSS_ENTROPY, NULL, &fb, &e);
+ *     tk_client_training_optim_step(tc, &adam, &opt, &e);        // pipelined: both in flight
+ *     tk_client_fb_result(fb, -1, arena, &out, &e);              // waits, decodes into arena
+ *     tk_client_optim_result(opt, -1, arena, &step, &e);
+ *     tk_client_task_release(fb); tk_client_task_release(opt);
+ *
+ * Results are wire types (tinkerc/wire.h) decoded into an arena the CALLER provides and frees
+ * (tk_arena_free); each successful *_result call decodes a fresh copy. Clients (training,
+ * sampling) that a task produces are handed over once by tk_client_training_result /
+ * tk_client_sampling_result and freed by the caller.
+ *
+ * Submits copy or encode everything they are given before they return: the caller may free
+ * its data right away. Submits and waits may be called from any thread. The requests of one
+ * training client are POSTed in seq_id order, whatever thread submits them (a submit takes the
+ * next seq_ids and queues its requests under one lock).
+ *
+ * Lifetimes: free training and sampling clients (and release tasks) whenever convenient; they
+ * keep what they need alive. tk_client_service_close stops the transport: tasks still pending
+ * fail with TK_ECANCELED, and clients created from it can only be freed afterwards.
+ *
+ * Encodings (how tinkerc decides, §0.1, §3.4, §3.7):
+ *   - forward / forward_backward REQUEST bodies: protobuf (what SDK 0.25 always sends) unless
+ *     the service options say JSON, or $TINKERC_FWDBWD_ENCODING=json, or the server's
+ *     client/config answer carries "proto_write_fwdbwd": false (the 0.23-0.24 flag; a server
+ *     that sends it false wants JSON). In protobuf, forward() is forward_backward with
+ *     forward_only=true (as 0.25 does); in JSON it is POST /api/v1/forward. The body is
+ *     zstd-compressed when client/config says proto_compress_fwdbwd.
+ *   - RESULTS of forward(_backward) and sample are polled with
+ *     "Accept: application/x-protobuf, application/json" and decoded by the answer's
+ *     Content-Type, so servers that only answer JSON work too. Everything else is JSON.
  */
+
+typedef struct tk_client_service tk_client_service;
+typedef struct tk_client_training tk_client_training;
+typedef struct tk_client_sampling tk_client_sampling;
+typedef struct tk_client_task tk_client_task;
+
+/* ---- tasks (typed futures) ------------------------------------------------------------------ */
+
+typedef enum tk_client_task_kind {
+    TK_CLIENT_TASK_CALL = 0,                 /* a plain call: tk_client_task_result with
+                                                tk_client_task_result_type (may be none) */
+    TK_CLIENT_TASK_CREATE_TRAINING,          /* tk_client_training_result */
+    TK_CLIENT_TASK_CREATE_SAMPLING,          /* tk_client_sampling_result */
+    TK_CLIENT_TASK_FORWARD,                  /* tk_client_fb_result */
+    TK_CLIENT_TASK_FORWARD_BACKWARD,         /* tk_client_fb_result */
+    TK_CLIENT_TASK_FORWARD_BACKWARD_CUSTOM,  /* tk_client_fb_result */
+    TK_CLIENT_TASK_OPTIM_STEP,               /* tk_client_optim_result */
+    TK_CLIENT_TASK_SAVE_STATE,               /* tk_client_save_result */
+    TK_CLIENT_TASK_LOAD_STATE,               /* tk_client_load_result */
+    TK_CLIENT_TASK_SAVE_FOR_SAMPLER,         /* tk_client_sampler_save_result */
+    TK_CLIENT_TASK_SAMPLE,                   /* tk_client_sample_result */
+    TK_CLIENT_TASK_COMPUTE_LOGPROBS,         /* tk_client_logprobs_result (or sample_result) */
+} tk_client_task_kind;
+
+/* Wait until the task settles or timeout_s passes (< 0: no limit). 0 when it succeeded;
+ * TK_ETIMEOUT when the wait timed out (the task goes on); otherwise the task's error (TK_EHTTP,
+ * TK_EREMOTE, TK_ENET, TK_ECANCELED, …) with its message, which names the call. */
+int tk_client_task_wait(tk_client_task *t, double timeout_s, tk_err *e);
+bool tk_client_task_done(tk_client_task *t);
+/* Settle a pending task with TK_ECANCELED and stop its network work. Training requests that
+ * were already given seq_ids are still POSTed (the server must see no gap; §8.4), and a custom
+ * loss whose second pass was not sent yet sends it with zero weights (no gradient). */
+void tk_client_task_cancel(tk_client_task *t);
+/* Failure class of a failed task (see tk_client_failure); kind NONE otherwise. */
+tk_client_failure tk_client_task_failure(tk_client_task *t);
+tk_client_task_kind tk_client_task_get_kind(const tk_client_task *t);
+/* The wire message its result decodes to; TK_WIRE_MSG_COUNT_ when the result is not a message
+ * (a client, or a call whose answer carries nothing: delete, publish, ttl, download). */
+tk_wire_msg tk_client_task_result_type(const tk_client_task *t);
+/* Run cb once the task settles (on the client's I/O thread, or at once on this thread if it
+ * already has). cb must not block. 0 or TK_ENOMEM. */
+int tk_client_task_on_complete(tk_client_task *t, void (*cb)(tk_client_task *t, void *user),
+                               void *user);
+/* Drop the caller's reference. A pending task keeps running. t may be NULL. */
+void tk_client_task_release(tk_client_task *t);
+
+/* Wait (as tk_client_task_wait), then decode the result into *out, a zeroed struct of `type`
+ * allocated in a (caller frees a). type must be tk_client_task_result_type(t) (TK_EINVAL
+ * otherwise, naming both). TK_EPARSE / TK_EINVAL when the server's answer does not decode
+ * (the message names the call and the field). */
+int tk_client_task_result(tk_client_task *t, double timeout_s, tk_arena *a, tk_wire_msg type,
+                          void *out, tk_err *e);
+
+/* Typed forms of tk_client_task_result (the task's kind is checked). */
+/* forward / forward_backward / forward_backward_custom: the chunks' outputs concatenated in
+ * order and their metrics merged (tk_wire_forward_backward_output_merge); for a custom loss the
+ * second pass's output with the callback's metrics added (their keys need no ':'). */
+int tk_client_fb_result(tk_client_task *t, double timeout_s, tk_arena *a,
+                        tk_wire_forward_backward_output *out, tk_err *e);
+int tk_client_optim_result(tk_client_task *t, double timeout_s, tk_arena *a,
+                           tk_wire_optim_step_response *out, tk_err *e);
+int tk_client_save_result(tk_client_task *t, double timeout_s, tk_arena *a,
+                          tk_wire_save_weights_response *out, tk_err *e);
+int tk_client_load_result(tk_client_task *t, double timeout_s, tk_arena *a,
+                          tk_wire_load_weights_response *out, tk_err *e);
+int tk_client_sampler_save_result(tk_client_task *t, double timeout_s, tk_arena *a,
+                                  tk_wire_save_weights_for_sampler_response *out, tk_err *e);
+int tk_client_sample_result(tk_client_task *t, double timeout_s, tk_arena *a,
+                            tk_wire_sample_response *out, tk_err *e);
+/* compute_logprobs: one float per prompt token, NaN at position 0 (which has no logprob). */
+int tk_client_logprobs_result(tk_client_task *t, double timeout_s, tk_arena *a, float **logprobs,
+                              size_t *n, tk_err *e);
+/* The client a create task made. Handed over once: the caller frees it
+ * (tk_client_training_free / tk_client_sampling_free); a second call is TK_ESTATE. */
+int tk_client_training_result(tk_client_task *t, double timeout_s, tk_client_training **out,
+                              tk_err *e);
+int tk_client_sampling_result(tk_client_task *t, double timeout_s, tk_client_sampling **out,
+                              tk_err *e);
+
+/* ---- the service client --------------------------------------------------------------------- */
+
+typedef enum tk_client_encoding {
+    TK_CLIENT_ENCODING_AUTO = 0,     /* see "Encodings" above */
+    TK_CLIENT_ENCODING_PROTOBUF = 1,
+    TK_CLIENT_ENCODING_JSON = 2,
+} tk_client_encoding;
+
+typedef struct tk_client_service_options {
+    tk_client_options client;        /* where to connect, timeouts, retries (see above) */
+    const char *user_metadata;       /* create_session's user_metadata: JSON object text; NULL
+                                        sends {} */
+    tk_client_encoding fwdbwd_encoding;  /* AUTO */
+    bool no_session;                 /* skip create_session and heartbeats: capabilities and
+                                        REST only (creating clients is then TK_ESTATE) */
+} tk_client_service_options;
+
+void tk_client_service_options_init(tk_client_service_options *o);
+
+/* Connect (tk_client_open, so local mode starts the local backend), fetch POST
+ * /api/v1/client/config (retried like every call; its failure fails the open, as in SDK 0.18+),
+ * create a session (tags, project id and user_metadata) and start its heartbeats. Blocks until
+ * done. opts may be NULL. Errors: those of tk_client_open, TK_EHTTP / TK_ENET / TK_EPARSE from
+ * the two calls (the message names the call). */
+int tk_client_service_open(const tk_client_service_options *opts, tk_client_service **out,
+                           tk_err *e);
+/* Stop heartbeats, close the transport (pending tasks fail with TK_ECANCELED) and drop the
+ * caller's reference; memory is freed once the clients created from it are freed too. s may be
+ * NULL. */
+void tk_client_service_close(tk_client_service *s);
+
+tk_client *tk_client_service_client(tk_client_service *s);           /* the transport */
+const char *tk_client_service_session_id(const tk_client_service *s); /* NULL with no_session */
+const tk_wire_client_config *tk_client_service_config(const tk_client_service *s);
+bool tk_client_service_uses_protobuf(const tk_client_service *s);  /* forward_backward bodies */
+
+/* GET /api/v1/get_server_capabilities -> TK_WIRE_MSG_SERVER_CAPABILITIES. */
+int tk_client_service_get_server_capabilities(tk_client_service *s, tk_client_task **out,
+                                              tk_err *e);
+/* create_model with the next model_seq_id of the session -> TK_CLIENT_TASK_CREATE_TRAINING.
+ * lora NULL: the SDK defaults (rank 32, all train_* true). user_metadata: JSON object text or
+ * NULL. TK_EINVAL when no train_* flag is set (the SDK asserts the same). */
+int tk_client_service_create_lora_training_client(tk_client_service *s, const char *base_model,
+                                                  const tk_wire_lora_config *lora,
+                                                  const char *user_metadata,
+                                                  tk_client_task **out, tk_err *e);
+/* Resume from a training checkpoint (tinker://run/weights/name): weights_info, create_model
+ * with the checkpoint's rank and train_* flags, then load_weights at seq_id 1 (§9 "Resume").
+ * _with_optimizer also restores the optimizer state. -> TK_CLIENT_TASK_CREATE_TRAINING. */
+int tk_client_service_create_training_client_from_state(tk_client_service *s, const char *path,
+                                                        tk_client_task **out, tk_err *e);
+int tk_client_service_create_training_client_from_state_with_optimizer(tk_client_service *s,
+                                                                       const char *path,
+                                                                       tk_client_task **out,
+                                                                       tk_err *e);
+/* create_sampling_session (next sampling_session_seq_id of the session) from sampler weights
+ * (model_path "tinker://…", checked) and/or a base model; at least one is needed.
+ * -> TK_CLIENT_TASK_CREATE_SAMPLING. */
+int tk_client_service_create_sampling_client(tk_client_service *s, const char *model_path,
+                                             const char *base_model, tk_client_task **out,
+                                             tk_err *e);
+
+/* ---- the training client -------------------------------------------------------------------- */
+
+const char *tk_client_training_model_id(const tk_client_training *t);
+const char *tk_client_training_base_model(const tk_client_training *t);   /* NULL if unknown */
+/* The seq_id the last submitted request took (0 right after create_model). */
+int64_t tk_client_training_last_seq_id(tk_client_training *t);
+
+/* forward (no gradient) and forward_backward. data[0..n) (n >= 1) is split into chunks of at
+ * most client/config's fwdbwd_max_chunk_len datums (1024) and fwdbwd_max_chunk_bytes_count
+ * estimated bytes (5 MB; 10 bytes per token and per loss input element, image bytes as they
+ * are), each chunk taking the next seq_id; the chunks after the first are POSTed together and
+ * the first one last (§8.4). loss_fn_config may be NULL. Every datum is checked against the
+ * loss's contract first (tk_wire_datum_check: TK_EINVAL naming data[i]). */
+int tk_client_training_forward(tk_client_training *t, const tk_wire_datum *data, size_t n,
+                               tk_wire_loss_fn loss_fn, const tk_wire_f64_map *loss_fn_config,
+                               tk_client_task **out, tk_err *e);
+int tk_client_training_forward_backward(tk_client_training *t, const tk_wire_datum *data,
+                                        size_t n, tk_wire_loss_fn loss_fn,
+                                        const tk_wire_f64_map *loss_fn_config,
+                                        tk_client_task **out, tk_err *e);
+
+/* A custom loss (§6.8): what the callback sees and returns. */
+typedef struct tk_client_custom_loss_io {
+    const tk_wire_datum *data;        /* the datums as submitted (n of them) */
+    size_t n;
+    const float *const *logprobs;     /* logprobs[i][0..len[i]): the forward pass's logprobs */
+    const size_t *len;                /* len[i]: datum i's number of positions */
+    float *const *grad;               /* grad[i][0..len[i]): zero on entry; write d loss /
+                                         d logprobs[i] */
+    tk_arena *arena;                  /* for metric keys and anything else the callback needs */
+    tk_wire_f64_map metrics;          /* out (optional): added to the result's metrics */
+} tk_client_custom_loss_io;
+
+/* Return 0, or a TK_E… code with e filled (the task fails with it). It runs once, on the
+ * client's I/O thread, when the forward pass's result arrives: keep it quick (other requests of
+ * this client wait meanwhile) and do not wait on tasks inside it. */
+typedef int (*tk_client_custom_loss_fn)(tk_client_custom_loss_io *io, void *user, tk_err *e);
+
+/* forward_backward_custom: a forward pass with cross_entropy, then fn, then a forward_backward
+ * with cross_entropy and weights = -grad, whose gradient is that of the custom loss. Datums
+ * may carry only target_tokens (required) and weights (zeros when absent). Both passes take
+ * their seq_ids now, so later submits of this client are POSTed after the second pass (they
+ * wait in the client until fn has run; pipelining still works). If the first pass or fn fails,
+ * the second pass is sent with zero weights (the seq_ids must not leave a gap) and the task
+ * fails. user must stay valid until the task settles. */
+int tk_client_training_forward_backward_custom(tk_client_training *t, const tk_wire_datum *data,
+                                               size_t n, tk_client_custom_loss_fn fn,
+                                               void *user, tk_client_task **out, tk_err *e);
+
+/* optim_step (§7). params NULL: the SDK defaults. */
+int tk_client_training_optim_step(tk_client_training *t, const tk_wire_adam_params *params,
+                                  tk_client_task **out, tk_err *e);
+/* save_weights: weights and optimizer state as tinker://<model>/weights/<name>.
+ * ttl_seconds <= 0: no expiry. -> TK_CLIENT_TASK_SAVE_STATE. */
+int tk_client_training_save_state(tk_client_training *t, const char *name, int64_t ttl_seconds,
+                                  tk_client_task **out, tk_err *e);
+/* load_weights from tinker://…/weights/<name> (checked): weights only, or with the optimizer
+ * state. -> TK_CLIENT_TASK_LOAD_STATE. */
+int tk_client_training_load_state(tk_client_training *t, const char *path, tk_client_task **out,
+                                  tk_err *e);
+int tk_client_training_load_state_with_optimizer(tk_client_training *t, const char *path,
+                                                 tk_client_task **out, tk_err *e);
+/* save_weights_for_sampler, named form: tinker://<model>/sampler_weights/<name>.
+ * -> TK_CLIENT_TASK_SAVE_FOR_SAMPLER. */
+int tk_client_training_save_weights_for_sampler(tk_client_training *t, const char *name,
+                                                int64_t ttl_seconds, tk_client_task **out,
+                                                tk_err *e);
+/* save_weights_for_sampler, ephemeral form (next sampling_session_seq_id of the session): the
+ * server makes a sampling session on the new weights. -> TK_CLIENT_TASK_CREATE_SAMPLING. */
+int tk_client_training_save_weights_and_get_sampling_client(tk_client_training *t,
+                                                            tk_client_task **out, tk_err *e);
+/* POST /api/v1/get_info -> TK_WIRE_MSG_GET_INFO_RESPONSE. */
+int tk_client_training_get_info(tk_client_training *t, tk_client_task **out, tk_err *e);
+
+/* Drop the caller's reference (tasks in flight keep the client alive). t may be NULL. */
+void tk_client_training_free(tk_client_training *t);
+
+/* ---- the sampling client -------------------------------------------------------------------- */
+
+const char *tk_client_sampling_session_id(const tk_client_sampling *s);
+
+/* asample (§3.6) with the next seq_id of this client (from 0). params NULL: the defaults
+ * (temperature 1, no max_tokens: set one). A 429 answer is back-pressure: resent after 1 s
+ * (5 s for prompts over 128 KiB) without limit; a 410 from retrieve_future re-submits the whole
+ * request with a new seq_id. -> TK_CLIENT_TASK_SAMPLE. */
+int tk_client_sampling_sample(tk_client_sampling *s, const tk_wire_model_input *prompt,
+                              int64_t num_samples, const tk_wire_sampling_params *params,
+                              bool include_prompt_logprobs, int64_t topk_prompt_logprobs,
+                              tk_client_task **out, tk_err *e);
+/* compute_logprobs: asample with max_tokens 1 and prompt_logprobs. -> _COMPUTE_LOGPROBS. */
+int tk_client_sampling_compute_logprobs(tk_client_sampling *s, const tk_wire_model_input *prompt,
+                                        tk_client_task **out, tk_err *e);
+void tk_client_sampling_free(tk_client_sampling *s);
+
+/* ---- REST (§3.8): the service is the REST client ------------------------------------------- */
+/* Every function submits one call (retried like the SDK's) and returns a TK_CLIENT_TASK_CALL
+ * task whose result type is given. Checkpoints are named by their tinker:// path (checked:
+ * TK_EINVAL). limit <= 0 uses the SDK's default (20 runs, 100 checkpoints, 20 sessions). */
+
+/* GET /training_runs -> TK_WIRE_MSG_TRAINING_RUNS_RESPONSE. access_scope NULL: "owned". */
+int tk_client_rest_list_training_runs(tk_client_service *s, int64_t limit, int64_t offset,
+                                      const char *access_scope, tk_client_task **out, tk_err *e);
+/* GET /training_runs/{id} -> TK_WIRE_MSG_TRAINING_RUN. */
+int tk_client_rest_get_training_run(tk_client_service *s, const char *run_id,
+                                    tk_client_task **out, tk_err *e);
+/* GET /training_runs/{id}/checkpoints -> TK_WIRE_MSG_CHECKPOINTS_LIST_RESPONSE. */
+int tk_client_rest_list_checkpoints(tk_client_service *s, const char *run_id,
+                                    tk_client_task **out, tk_err *e);
+/* GET /checkpoints (every run of the user) -> TK_WIRE_MSG_CHECKPOINTS_LIST_RESPONSE. */
+int tk_client_rest_list_user_checkpoints(tk_client_service *s, int64_t limit, int64_t offset,
+                                         tk_client_task **out, tk_err *e);
+/* DELETE a checkpoint; publish / unpublish it; set (ttl_seconds > 0) or remove (<= 0) its
+ * expiry. Results carry nothing (TK_WIRE_MSG_COUNT_): wait with tk_client_task_wait. */
+int tk_client_rest_delete_checkpoint(tk_client_service *s, const char *tinker_path,
+                                     tk_client_task **out, tk_err *e);
+int tk_client_rest_publish_checkpoint(tk_client_service *s, const char *tinker_path,
+                                      tk_client_task **out, tk_err *e);
+int tk_client_rest_unpublish_checkpoint(tk_client_service *s, const char *tinker_path,
+                                        tk_client_task **out, tk_err *e);
+int tk_client_rest_set_checkpoint_ttl(tk_client_service *s, const char *tinker_path,
+                                      int64_t ttl_seconds, tk_client_task **out, tk_err *e);
+/* GET …/archive -> TK_WIRE_MSG_ARCHIVE_URL_RESPONSE, from a 302 (Location, Expires) or a 200
+ * {"url","expires"} answer; a relative Location is made absolute against the base URL. */
+int tk_client_rest_get_checkpoint_archive_url(tk_client_service *s, const char *tinker_path,
+                                              tk_client_task **out, tk_err *e);
+/* The archive URL, then the archive itself (a .tar.gz) written to dest_path atomically
+ * (tk_file_write_atomic). A URL outside the base URL gets no credentials. No result message. */
+int tk_client_rest_download_checkpoint_archive(tk_client_service *s, const char *tinker_path,
+                                               const char *dest_path, tk_client_task **out,
+                                               tk_err *e);
+/* POST /weights_info -> TK_WIRE_MSG_WEIGHTS_INFO_RESPONSE. */
+int tk_client_rest_get_weights_info(tk_client_service *s, const char *tinker_path,
+                                    tk_client_task **out, tk_err *e);
+/* GET /samplers/{id} -> TK_WIRE_MSG_SAMPLER_RESPONSE. */
+int tk_client_rest_get_sampler(tk_client_service *s, const char *sampler_id,
+                               tk_client_task **out, tk_err *e);
+/* GET /sessions -> TK_WIRE_MSG_LIST_SESSIONS_RESPONSE; GET /sessions/{id} ->
+ * TK_WIRE_MSG_SESSION_RESPONSE. */
+int tk_client_rest_list_sessions(tk_client_service *s, int64_t limit, int64_t offset,
+                                 tk_client_task **out, tk_err *e);
+int tk_client_rest_get_session(tk_client_service *s, const char *session_id,
+                               tk_client_task **out, tk_err *e);
 
 #ifdef __cplusplus
 }

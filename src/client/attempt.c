@@ -115,6 +115,9 @@ static int build_headers(tk_op *op, bool poll, double timeout_s) {
     struct curl_slist *l = NULL;
     int rc = 0;
     for (struct curl_slist *s = c->common; s && !rc; s = s->next) {
+        if (op->foreign_url && !poll &&
+            (!strncasecmp(s->data, "X-API-Key:", 10) || !strncasecmp(s->data, "CF-Access-", 10)))
+            continue;   /* never hand credentials to another host (a signed download URL) */
         struct curl_slist *nl = curl_slist_append(l, s->data);
         if (!nl) rc = TK_ENOMEM;
         else l = nl;

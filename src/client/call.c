@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <string.h>
+#include <strings.h>
 #include <zstd.h>
 
 #include "retry_policy.h"
@@ -63,6 +64,11 @@ int tk_op_new(tk_client *c, const tk_client_call_spec *s, tk_op **out, tk_err *e
                         "PUT or DELETE", method);
     else if (!s->path || s->path[0] != '/')
         rc = tk_err_set(e, TK_EINVAL, "tk_client_call_spec.path: must start with '/'");
+    else if (s->url && strncasecmp(s->url, "http://", 7) && strncasecmp(s->url, "https://", 8))
+        rc = tk_err_set(e, TK_EINVAL, "tk_client_call_spec.url: must start with http:// or "
+                        "https://");
+    else if (s->url && s->is_future)
+        rc = tk_err_set(e, TK_EINVAL, "%s: a future call cannot use an absolute url", s->path);
     else if (s->body_len && !s->body)
         rc = tk_err_set(e, TK_EINVAL, "tk_client_call_spec.body: NULL with body_len %zu",
                         s->body_len);
@@ -77,6 +83,7 @@ int tk_op_new(tk_client *c, const tk_client_call_spec *s, tk_op **out, tk_err *e
     else if (s->max_retries < TK_CLIENT_NO_RETRIES || s->max_retries > 1000)
         rc = tk_err_set(e, TK_EINVAL, "%s: max_retries %d out of range", s->path, s->max_retries);
     if (!rc) rc = check_token("path", s->path, e);
+    if (!rc && s->url) rc = check_token("url", s->url, e);
     if (!rc && s->content_type) rc = check_token("content_type", s->content_type, e);
     if (!rc && s->accept) rc = check_token("accept", s->accept, e);
     if (!rc && s->poll_accept) rc = check_token("poll_accept", s->poll_accept, e);
@@ -102,7 +109,14 @@ int tk_op_new(tk_client *c, const tk_client_call_spec *s, tk_op **out, tk_err *e
     op->action_timer.owner = op->deadline_timer.owner = op;
     op->path = tk_strdup(s->path);
     tk_buf url = {0};
-    bool oom = !op->path || tk_buf_printf(&url, "%s%s", c->cfg.base_url, s->path);
+    bool oom = !op->path || (s->url ? tk_buf_puts(&url, s->url)
+                                    : tk_buf_printf(&url, "%s%s", c->cfg.base_url, s->path));
+    if (s->url) {   /* under the base URL means base + "/" or base + "?" (or equal) */
+        size_t bl = strlen(c->cfg.base_url);
+        op->foreign_url = strncmp(s->url, c->cfg.base_url, bl) ||
+                          (s->url[bl] && s->url[bl] != '/' && s->url[bl] != '?');
+    }
+    op->accept_redirect = s->accept_redirect;
     op->url = url.data;
     if (s->body_len) {
         if (given) {
@@ -430,7 +444,8 @@ static void submit_answer(tk_op *op, CURLcode cc) {
     }
     long status = op->resp.status;
     op->last_status = status;
-    if (status >= 200 && status < 300) {
+    if ((status >= 200 && status < 300) ||
+        (op->accept_redirect && status >= 300 && status < 400)) {
         if (c->empty400_budget < TK_CLIENT_EMPTY_400_BUDGET) c->empty400_budget++;
         submit_succeeded(op);
         return;

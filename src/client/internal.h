@@ -116,6 +116,8 @@ struct tk_op {
     struct curl_slist *extra;     /* the caller's extra headers */
     int max_retries;
     bool exec_retries, send_idem_key, backpressure, is_future, resubmit_expired, get_like;
+    bool foreign_url;             /* url is not under the base URL: send no credentials */
+    bool accept_redirect;
     tk_client_rebody_fn rebody;
     void *rebody_user;
     double timeout_s;
