@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tinkerc/base.h"
+#include "tinkerc/local.h"
 
 static void usage(FILE *out) {
     fprintf(out, "usage: tinkerc <command> [arguments]\n\ncommands:\n");
@@ -19,6 +20,9 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "--version")) argv[1] = "version";
+    /* local mode: with no TINKER_API_KEY / TINKER_BASE_URL (or base_url=local) the commands'
+     * clients start the embedded server (tinkerc/local.h); nothing starts until one asks */
+    tk_local_register(NULL, NULL);
     for (int i = 0; i < tk_cli_n_commands; i++)
         if (!strcmp(argv[1], tk_cli_commands[i].name)) return tk_cli_commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "tinkerc: unknown command \"%s\"\n\n", argv[1]);
