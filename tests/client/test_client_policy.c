@@ -195,6 +195,27 @@ static void test_poll_answer_classification(void **state) {
     i = classify(NULL, big);
     assert_int_equal(i.kind, TK_POLL_FAILED);
     assert_int_equal(strlen(i.message), sizeof i.message - 1);
+    /* large bodies (over 64 KiB) are scanned, not parsed into a DOM: the same answers */
+    tk_buf lb = {0};
+    assert_int_equal(tk_buf_puts(&lb, "{\"loss_fn_outputs\":["), 0);
+    for (int k = 0; k < 20000; k++) assert_int_equal(tk_buf_printf(&lb, "%s-1.25", k ? "," : ""), 0);
+    assert_int_equal(tk_buf_puts(&lb, "],\"metrics\":{}}"), 0);
+    assert_true(lb.len > 65536);
+    assert_int_equal(classify(NULL, lb.data).kind, TK_POLL_RESULT);
+    lb.data[lb.len - 1] = ' ';   /* unterminated */
+    assert_int_equal(classify(NULL, lb.data).kind, TK_POLL_GARBAGE);
+    lb.data[lb.len - 1] = '}';
+    lb.data[2] = 'x';            /* {"xoss_fn_outputs"…: still a result */
+    assert_int_equal(classify(NULL, lb.data).kind, TK_POLL_RESULT);
+    tk_buf_clear(&lb);           /* a large failure envelope */
+    assert_int_equal(tk_buf_puts(&lb, "{\"error\":\"big\",\"category\":\"user\",\"pad\":["), 0);
+    for (int k = 0; k < 20000; k++) assert_int_equal(tk_buf_printf(&lb, "%s1.5", k ? "," : ""), 0);
+    assert_int_equal(tk_buf_puts(&lb, "]}"), 0);
+    i = classify(NULL, lb.data);
+    assert_int_equal(i.kind, TK_POLL_FAILED);
+    assert_string_equal(i.message, "big");
+    assert_string_equal(i.category, "user");
+    tk_buf_free(&lb);
 }
 
 int main(void) {
