@@ -407,6 +407,7 @@ typedef struct tk_client_service tk_client_service;
 typedef struct tk_client_training tk_client_training;
 typedef struct tk_client_sampling tk_client_sampling;
 typedef struct tk_client_task tk_client_task;
+struct tk_tokenizer;   /* tinkerc/tokenizer.h */
 
 /* ---- tasks (typed futures) ------------------------------------------------------------------ */
 
@@ -617,6 +618,14 @@ int tk_client_training_save_weights_and_get_sampling_client(tk_client_training *
 /* POST /api/v1/get_info -> TK_WIRE_MSG_GET_INFO_RESPONSE. */
 int tk_client_training_get_info(tk_client_training *t, tk_client_task **out, tk_err *e);
 
+/* The model's tokenizer (blocking, on the calling thread; timeout_s bounds the get_info call):
+ * get_info's model_data.tokenizer_id cut at its first ':' (as the SDK does), else the model
+ * name, else the base model, loaded with tk_tokenizer_load_by_name (a path, the Hugging Face
+ * cache, or a hub download). The caller frees *out with tk_tokenizer_free; load it once and keep
+ * it. Errors: those of the call, or of the loader (TK_ENOTFOUND listing where it looked). */
+int tk_client_training_get_tokenizer(tk_client_training *t, double timeout_s,
+                                     struct tk_tokenizer **out, tk_err *e);
+
 /* Drop the caller's reference (tasks in flight keep the client alive). t may be NULL. */
 void tk_client_training_free(tk_client_training *t);
 
@@ -635,6 +644,9 @@ int tk_client_sampling_sample(tk_client_sampling *s, const tk_wire_model_input *
 /* compute_logprobs: asample with max_tokens 1 and prompt_logprobs. -> _COMPUTE_LOGPROBS. */
 int tk_client_sampling_compute_logprobs(tk_client_sampling *s, const tk_wire_model_input *prompt,
                                         tk_client_task **out, tk_err *e);
+/* The sampler's tokenizer: GET /samplers/{id}'s base_model, loaded as above. */
+int tk_client_sampling_get_tokenizer(tk_client_sampling *s, double timeout_s,
+                                     struct tk_tokenizer **out, tk_err *e);
 void tk_client_sampling_free(tk_client_sampling *s);
 
 /* ---- REST (§3.8): the service is the REST client ------------------------------------------- */

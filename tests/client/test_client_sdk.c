@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "fake_tinker.h"
+#include "tinkerc/tokenizer.h"
 
 #define W 30.0   /* generous wait limit */
 
@@ -621,6 +622,47 @@ static void test_from_state(void **state) {
                    x->s, "tinker://r/sampler_weights/w", &t, &e), TK_EINVAL, &e, "sampler");
 }
 
+/* get_tokenizer: get_info's tokenizer_id ("fake/tok:v1" -> "fake/tok"), from the HF cache. */
+static void test_get_tokenizer(void **state) {
+    fixture *x = *state;
+    char *cache = tk_test_tmpdir();
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/models--fake--tok/snapshots/abc && cp "
+             ".cache/tokenizers/qwen3/tokenizer.json .cache/tokenizers/qwen3/tokenizer_config.json "
+             "%s/models--fake--tok/snapshots/abc/", cache, cache);
+    assert_int_equal(system(cmd), 0);
+    setenv("HF_HUB_CACHE", cache, 1);
+    setenv("HF_HUB_OFFLINE", "1", 1);
+    x->s = fake_service(x->f, TK_CLIENT_ENCODING_AUTO);
+    tk_client_training *tc = new_training(x);
+    tk_err e = {0};
+    tk_tokenizer *tok = NULL;
+    assert_ok(tk_client_training_get_tokenizer(tc, W, &tok, &e), &e);
+    tk_vec_i32 ids = {0};
+    tk_encode_opts eo = {0};
+    assert_ok(tk_tokenizer_encode(tok, "hello", 5, eo, &ids, &e), &e);
+    assert_true(ids.len >= 1);
+    assert_true(strstr(tk_tokenizer_source(tok), "models--fake--tok") != NULL);
+    tk_vec_free(&ids);
+    tk_tokenizer_free(tok);
+    /* a sampler's base model "fake/base" is not in the cache: the error says where it looked */
+    tk_mock_push_json(x->f->m, "GET", "/api/v1/samplers/fake:sample:0", 200,
+                      "{\"sampler_id\":\"fake:sample:0\",\"base_model\":\"fake/base\"}");
+    tk_client_task *t = NULL;
+    assert_ok(tk_client_service_create_sampling_client(x->s, NULL, "fake/base", &t, &e), &e);
+    tk_client_sampling *sc = NULL;
+    assert_ok(tk_client_sampling_result(t, W, &sc, &e), &e);
+    tk_client_task_release(t);
+    assert_err(tk_client_sampling_get_tokenizer(sc, W, &tok, &e), TK_ENOTFOUND, &e, "fake/base");
+    assert_null(tok);
+    unsetenv("HF_HUB_CACHE");
+    unsetenv("HF_HUB_OFFLINE");
+    tk_client_sampling_free(sc);
+    tk_client_training_free(tc);
+    tk_remove_tree(cache, &e);
+    free(cache);
+}
+
 /* ---- sampling ---------------------------------------------------------------------------------- */
 
 static tk_wire_model_input prompt3(void) {
@@ -871,6 +913,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_custom_loss_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_weights_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_from_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get_tokenizer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sampling, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sampling_410_new_seq_and_429, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_classes, setup, teardown),
