@@ -497,6 +497,9 @@ typedef struct tk_client_service_options {
     tk_client_encoding fwdbwd_encoding;  /* AUTO */
     bool no_session;                 /* skip create_session and heartbeats: capabilities and
                                         REST only (creating clients is then TK_ESTATE) */
+    double call_deadline_s;          /* each typed call's overall deadline, every retry and poll
+                                        included (tk_client_call_spec.deadline_s); 0: none, the
+                                        retry budgets alone bound it */
 } tk_client_service_options;
 
 void tk_client_service_options_init(tk_client_service_options *o);

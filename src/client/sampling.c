@@ -111,6 +111,7 @@ static int sample(tk_client_sampling *s, tk_client_task_kind kind, const char *w
         .sampling_backpressure = true, .is_future = true, .request_type = "Sample",
         .poll_accept = "application/x-protobuf, application/json",
         .resubmit_on_expired = true, .rebody = rebody, .rebody_user = r};
+    tk_svc_spec_defaults(s->svc, &spec);
     tk_client_future *f = NULL;
     if ((rc = tk_client_call(c, &spec, &f, e))) {
         resample_free(r);

@@ -18,6 +18,7 @@ struct tk_client_service {
     char *base_url;
     tk_wire_client_config config;
     bool proto_fwdbwd;
+    double call_deadline_s;       /* applied to every typed call (tk_svc_spec_defaults) */
     char *session_id;             /* in arena; NULL with no_session */
     pthread_mutex_t mu;           /* the two counters */
     int64_t model_seq;            /* next create_model model_seq_id (§3.3) */
@@ -28,6 +29,10 @@ void tk_svc_ref(tk_client_service *s);
 void tk_svc_unref(tk_client_service *s);
 int64_t tk_svc_next_model_seq(tk_client_service *s);
 int64_t tk_svc_next_sampling_seq(tk_client_service *s);
+/* Apply the service-wide call settings (the deadline) to a spec that does not set its own. */
+static inline void tk_svc_spec_defaults(const tk_client_service *s, tk_client_call_spec *spec) {
+    if (spec->deadline_s == 0 && s->call_deadline_s > 0) spec->deadline_s = s->call_deadline_s;
+}
 /* The transport, or TK_ESTATE when the service is closed. */
 int tk_svc_client(tk_client_service *s, tk_client **c, tk_err *e);
 

@@ -157,6 +157,7 @@ int tk_client_service_open(const tk_client_service_options *opts, tk_client_serv
     }
     if (!rc) {
         s->proto_fwdbwd = choose_protobuf(opts->fwdbwd_encoding, &raw);
+        s->call_deadline_s = opts->call_deadline_s > 0 ? opts->call_deadline_s : 0;
         if (s->config.fwdbwd_max_chunk_len <= 0) s->config.fwdbwd_max_chunk_len = 1024;
         if (s->config.fwdbwd_max_chunk_bytes_count <= 0)
             s->config.fwdbwd_max_chunk_bytes_count = 5000000;
@@ -243,6 +244,7 @@ static int submit_create_model(tk_task *t, const char *base_model, const tk_wire
     tk_client_call_spec spec = {.path = "/api/v1/create_model", .body = body.data,
                                 .body_len = body.len, .give_body = true, .exec_retries = true,
                                 .is_future = true, .request_type = "CreateModel"};
+    tk_svc_spec_defaults(s, &spec);
     tk_client_future *f = NULL;
     if ((rc = tk_client_call(c, &spec, &f, e))) return tk_err_prefix(e, "create_model: ");
     tk_task_attach(t, &f, NULL, 1);

@@ -185,8 +185,10 @@ int tk_task_submit(tk_task *t, const tk_client_call_spec *spec, tk_err *e) {
         if (spec->give_body) free((void *)spec->body);
         return tk_err_prefix(e, "%s: ", t->what);
     }
+    tk_client_call_spec s2 = *spec;
+    tk_svc_spec_defaults(t->svc, &s2);
     tk_client_future *f = NULL;
-    if ((rc = tk_client_call(c, spec, &f, e))) return tk_err_prefix(e, "%s: ", t->what);
+    if ((rc = tk_client_call(c, &s2, &f, e))) return tk_err_prefix(e, "%s: ", t->what);
     tk_task_attach(t, &f, NULL, 1);   /* on failure the task is failed: the wait says so */
     return 0;
 }

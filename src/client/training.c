@@ -106,6 +106,7 @@ static int submit_now(tk_client_training *t, tk_client_call_spec *specs, size_t 
             if (specs[i].give_body) free((void *)specs[i].body);
         return rc;
     }
+    for (size_t i = 0; i < n; i++) tk_svc_spec_defaults(t->svc, &specs[i]);
     rc = group ? tk_client_call_group(c, specs, n, fs, e) : tk_client_call(c, specs, fs, e);
     if (rc) {
         free(fs);

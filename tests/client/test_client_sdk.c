@@ -845,6 +845,32 @@ static void test_error_classes(void **state) {
     tk_client_training_free(tc);
 }
 
+/* call_deadline_s bounds a whole call, polls included. */
+static void test_call_deadline(void **state) {
+    fixture *x = *state;
+    tk_client_service_options o;
+    tk_client_service_options_init(&o);
+    o.client.base_url = tk_mock_url(x->f->m);
+    o.client.retry_time_scale = 0.001;
+    o.call_deadline_s = 0.3;
+    tk_err e = {0};
+    assert_ok(tk_client_service_open(&o, &x->s, &e), &e);
+    tk_client_training *tc = new_training(x);
+    for (int i = 0; i < 3; i++) {
+        tk_mock_answer slow = {.status = 200, .body = "{\"type\":\"try_again\",\"request_id\":"
+                               "\"x\",\"queue_state\":\"active\"}", .delay_ms = 200};
+        tk_mock_push(x->f->m, "POST", "/api/v1/retrieve_future", &slow);
+    }
+    tk_client_task *t = NULL;
+    double t0 = tk_now_s();
+    assert_ok(tk_client_training_optim_step(tc, NULL, &t, &e), &e);
+    assert_err(tk_client_task_wait(t, W, &e), TK_ETIMEOUT, &e, "deadline");
+    assert_int_equal(tk_client_task_failure(t).kind, TK_CLIENT_FAIL_DEADLINE);
+    assert_true(tk_now_s() - t0 < 5.0);
+    tk_client_task_release(t);
+    tk_client_training_free(tc);
+}
+
 static void test_bad_input(void **state) {
     fixture *x = *state;
     x->s = fake_service(x->f, TK_CLIENT_ENCODING_AUTO);
@@ -917,6 +943,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_sampling, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sampling_410_new_seq_and_429, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_classes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_call_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_with_clients, setup, teardown),
     };
