@@ -845,6 +845,217 @@ static void test_error_classes(void **state) {
     tk_client_training_free(tc);
 }
 
+/* ---- REST -------------------------------------------------------------------------------------- */
+
+static const tk_mock_request *last_route(tk_mock *m, const char *method, const char *path) {
+    size_t n = tk_mock_count(m, method, path);
+    return n ? tk_mock_get_route(m, method, path, n - 1) : NULL;
+}
+
+static void test_rest(void **state) {
+    fixture *x = *state;
+    x->s = fake_service(x->f, TK_CLIENT_ENCODING_AUTO);
+    tk_mock *m = x->f->m;
+    tk_err e = {0};
+    tk_client_task *t = NULL;
+    const char *cp = "{\"checkpoint_id\":\"weights/w1\",\"checkpoint_type\":\"training\","
+                     "\"time\":\"2026-01-01T00:00:00Z\",\"tinker_path\":\"tinker://r:1/weights/w1\"}";
+    char buf[600];
+    /* training runs */
+    snprintf(buf, sizeof buf, "{\"training_runs\":[{\"training_run_id\":\"r:1\",\"base_model\":"
+             "\"b\",\"model_owner\":\"me\",\"is_lora\":true,\"last_request_time\":"
+             "\"2026-01-01T00:00:00Z\",\"last_checkpoint\":%s}],\"cursor\":{\"offset\":5,"
+             "\"limit\":2,\"total_count\":9}}", cp);
+    tk_mock_push_json(m, "GET", "/api/v1/training_runs", 200, buf);
+    assert_ok(tk_client_rest_list_training_runs(x->s, 2, 5, NULL, &t, &e), &e);
+    tk_wire_training_runs_response tr;
+    assert_ok(tk_client_task_result(t, W, x->a, TK_WIRE_MSG_TRAINING_RUNS_RESPONSE, &tr, &e), &e);
+    assert_int_equal(tr.n_training_runs, 1);
+    assert_int_equal(tr.cursor.total_count, 9);
+    assert_string_equal(tr.training_runs[0].last_checkpoint.checkpoint_id, "weights/w1");
+    assert_string_equal(last_route(m, "GET", "/api/v1/training_runs")->query,
+                        "limit=2&offset=5&access_scope=owned");
+    tk_client_task_release(t);
+    /* one run (ids with ':' go in the path as they are), its checkpoints, all checkpoints */
+    tk_mock_push_json(m, "GET", "/api/v1/training_runs/r:1", 200, "{\"training_run_id\":\"r:1\","
+                      "\"base_model\":\"b\",\"model_owner\":\"me\",\"is_lora\":false,"
+                      "\"last_request_time\":\"2026-01-01T00:00:00Z\"}");
+    assert_ok(tk_client_rest_get_training_run(x->s, "r:1", &t, &e), &e);
+    tk_wire_training_run run;
+    assert_ok(tk_client_task_result(t, W, x->a, TK_WIRE_MSG_TRAINING_RUN, &run, &e), &e);
+    assert_string_equal(run.model_owner, "me");
+    tk_client_task_release(t);
+    snprintf(buf, sizeof buf, "{\"checkpoints\":[%s],\"cursor\":null}", cp);
+    tk_mock_push_json(m, "GET", "/api/v1/training_runs/r:1/checkpoints", 200, buf);
+    tk_mock_push_json(m, "GET", "/api/v1/checkpoints", 200, buf);
+    assert_ok(tk_client_rest_list_checkpoints(x->s, "r:1", &t, &e), &e);
+    tk_wire_checkpoints_list_response cl;
+    assert_ok(tk_client_task_result(t, W, x->a, TK_WIRE_MSG_CHECKPOINTS_LIST_RESPONSE, &cl, &e), &e);
+    assert_string_equal(cl.checkpoints[0].tinker_path, "tinker://r:1/weights/w1");
+    tk_client_task_release(t);
+    assert_ok(tk_client_rest_list_user_checkpoints(x->s, 0, 0, &t, &e), &e);
+    assert_ok(tk_client_task_result(t, W, x->a, TK_WIRE_MSG_CHECKPOINTS_LIST_RESPONSE, &cl, &e), &e);
+    assert_string_equal(last_route(m, "GET", "/api/v1/checkpoints")->query, "limit=100&offset=0");
+    tk_client_task_release(t);
+    /* delete, publish, unpublish, ttl */
+    const char *path = "tinker://r:1/sampler_weights/s 1";
+    tk_mock_push_json(m, "DELETE", "/api/v1/training_runs/r:1/checkpoints/sampler_weights/s 1", 204,
+                      NULL);
+    assert_ok(tk_client_rest_delete_checkpoint(x->s, path, &t, &e), &e);
+    assert_ok(tk_client_task_wait(t, W, &e), &e);
+    tk_client_task_release(t);
+    tk_mock_push_json(m, "POST", "/api/v1/training_runs/r:1/checkpoints/sampler_weights/s 1/publish",
+                      200, "{}");
+    assert_ok(tk_client_rest_publish_checkpoint(x->s, path, &t, &e), &e);
+    assert_ok(tk_client_task_wait(t, W, &e), &e);
+    tk_client_task_release(t);
+    tk_mock_push_json(m, "DELETE", "/api/v1/training_runs/r:1/checkpoints/sampler_weights/s 1/publish",
+                      200, "{}");
+    assert_ok(tk_client_rest_unpublish_checkpoint(x->s, path, &t, &e), &e);
+    assert_ok(tk_client_task_wait(t, W, &e), &e);
+    tk_client_task_release(t);
+    const char *ttl_path = "/api/v1/training_runs/r:1/checkpoints/sampler_weights/s 1/ttl";
+    tk_mock_push_json(m, "PUT", ttl_path, 200, "{}");
+    tk_mock_push_json(m, "PUT", ttl_path, 200, "{}");
+    assert_ok(tk_client_rest_set_checkpoint_ttl(x->s, path, 86400, &t, &e), &e);
+    assert_ok(tk_client_task_wait(t, W, &e), &e);
+    tk_client_task_release(t);
+    assert_true(body_equals(last_route(m, "PUT", ttl_path), "{\"ttl_seconds\":86400}"));
+    assert_ok(tk_client_rest_set_checkpoint_ttl(x->s, path, 0, &t, &e), &e);
+    assert_ok(tk_client_task_wait(t, W, &e), &e);
+    tk_client_task_release(t);
+    assert_true(body_equals(last_route(m, "PUT", ttl_path), "{\"ttl_seconds\":null}"));
+    /* a 409 is retried (both SDK layers treat it as transient) */
+    tk_mock_push_json(m, "POST", "/api/v1/training_runs/r:1/checkpoints/sampler_weights/s 1/publish",
+                      409, "{\"detail\":\"busy\"}");
+    tk_mock_push_json(m, "POST", "/api/v1/training_runs/r:1/checkpoints/sampler_weights/s 1/publish",
+                      200, "{}");
+    assert_ok(tk_client_rest_publish_checkpoint(x->s, path, &t, &e), &e);
+    assert_ok(tk_client_task_wait(t, W, &e), &e);
+    tk_client_task_release(t);
+    /* sampler, sessions, weights_info */
+    tk_mock_push_json(m, "GET", "/api/v1/samplers/fake:sample:3", 200,
+                      "{\"sampler_id\":\"fake:sample:3\",\"base_model\":\"b\"}");
+    assert_ok(tk_client_rest_get_sampler(x->s, "fake:sample:3", &t, &e), &e);
+    tk_wire_sampler_response sr;
+    assert_ok(tk_client_task_result(t, W, x->a, TK_WIRE_MSG_SAMPLER_RESPONSE, &sr, &e), &e);
+    assert_string_equal(sr.base_model, "b");
+    tk_client_task_release(t);
+    tk_mock_push_json(m, "GET", "/api/v1/sessions", 200, "{\"sessions\":[\"a\",\"b\"]}");
+    assert_ok(tk_client_rest_list_sessions(x->s, 0, 0, &t, &e), &e);
+    tk_wire_list_sessions_response ls;
+    assert_ok(tk_client_task_result(t, W, x->a, TK_WIRE_MSG_LIST_SESSIONS_RESPONSE, &ls, &e), &e);
+    assert_int_equal(ls.sessions.n, 2);
+    tk_client_task_release(t);
+    tk_mock_push_json(m, "GET", "/api/v1/sessions/fake", 200,
+                      "{\"training_run_ids\":[\"r:1\"],\"sampler_ids\":[]}");
+    assert_ok(tk_client_rest_get_session(x->s, "fake", &t, &e), &e);
+    tk_wire_session_response ss;
+    assert_ok(tk_client_task_result(t, W, x->a, TK_WIRE_MSG_SESSION_RESPONSE, &ss, &e), &e);
+    assert_string_equal(ss.training_run_ids.items[0], "r:1");
+    tk_client_task_release(t);
+    assert_ok(tk_client_rest_get_weights_info(x->s, "tinker://r:1/weights/w1", &t, &e), &e);
+    tk_wire_weights_info_response wi;
+    assert_ok(tk_client_task_result(t, W, x->a, TK_WIRE_MSG_WEIGHTS_INFO_RESPONSE, &wi, &e), &e);
+    assert_int_equal(wi.lora_rank, 8);
+    tk_client_task_release(t);
+    /* bad input */
+    assert_err(tk_client_rest_delete_checkpoint(x->s, "tinker://r/other/x", &t, &e), TK_EINVAL, &e,
+               "delete_checkpoint");
+    assert_err(tk_client_rest_get_training_run(x->s, "", &t, &e), TK_EINVAL, &e, "run_id");
+    /* a wrong type asked of a task */
+    assert_ok(tk_client_rest_get_weights_info(x->s, "tinker://r:1/weights/w1", &t, &e), &e);
+    assert_err(tk_client_task_result(t, W, x->a, TK_WIRE_MSG_SAMPLER_RESPONSE, &sr, &e), TK_EINVAL,
+               &e, "not");
+    tk_client_task_release(t);
+}
+
+static void test_rest_archive(void **state) {
+    fixture *x = *state;
+    x->s = fake_service(x->f, TK_CLIENT_ENCODING_AUTO);
+    tk_mock *m = x->f->m;
+    tk_mock *other = start_mock();   /* another host: a signed download URL */
+    tk_err e = {0};
+    tk_client_task *t = NULL;
+    const char *arch = "/api/v1/training_runs/r:1/checkpoints/weights/w1/archive";
+    const char *tp = "tinker://r:1/weights/w1";
+    /* 302 with a relative Location (our own server), then 200 {"url","expires"} */
+    tk_mock_answer red = {.status = 302, .body = "", .headers = "Location: /download/abc\n"
+                          "Expires: Thu, 01 Jan 2026 00:15:00 GMT"};
+    tk_mock_push(m, "GET", arch, &red);
+    assert_ok(tk_client_rest_get_checkpoint_archive_url(x->s, tp, &t, &e), &e);
+    tk_wire_archive_url_response au;
+    assert_ok(tk_client_task_result(t, W, x->a, TK_WIRE_MSG_ARCHIVE_URL_RESPONSE, &au, &e), &e);
+    char want[200];
+    snprintf(want, sizeof want, "%s/download/abc", tk_mock_url(m));
+    assert_string_equal(au.url, want);
+    assert_string_equal(au.expires, "Thu, 01 Jan 2026 00:15:00 GMT");
+    tk_client_task_release(t);
+    tk_mock_push_json(m, "GET", arch, 200, "{\"url\":\"https://x/y\",\"expires\":"
+                      "\"2026-01-01T00:00:00Z\"}");
+    assert_ok(tk_client_rest_get_checkpoint_archive_url(x->s, tp, &t, &e), &e);
+    assert_ok(tk_client_task_result(t, W, x->a, TK_WIRE_MSG_ARCHIVE_URL_RESPONSE, &au, &e), &e);
+    assert_string_equal(au.url, "https://x/y");
+    tk_client_task_release(t);
+    /* download: same origin (credentials sent), then another host (none sent) */
+    char *dir = tk_test_tmpdir();
+    char dest[300];
+    snprintf(dest, sizeof dest, "%s/a.tar.gz", dir);
+    const unsigned char gz[] = {0x1f, 0x8b, 8, 0, 1, 2, 3, 0, 0xff};
+    tk_mock_answer bytes = {.status = 200, .body = (const char *)gz, .body_len = sizeof gz,
+                            .content_type = "application/gzip"};
+    tk_mock_push(m, "GET", arch, &red);
+    tk_mock_push(m, "GET", "/download/abc", &bytes);
+    assert_ok(tk_client_rest_download_checkpoint_archive(x->s, tp, dest, &t, &e), &e);
+    assert_ok(tk_client_task_wait(t, W, &e), &e);
+    tk_client_task_release(t);
+    tk_buf got = {0};
+    assert_ok(tk_file_read(dest, &got, 0, &e), &e);
+    assert_int_equal(got.len, sizeof gz);
+    assert_memory_equal(got.data, gz, sizeof gz);
+    tk_buf_free(&got);
+    assert_string_equal(tk_mock_req_header(last_route(m, "GET", "/download/abc"), "X-API-Key"),
+                        "tml-test-key");
+    char loc[300];
+    snprintf(loc, sizeof loc, "Location: %s/signed/abc?sig=1", tk_mock_url(other));
+    tk_mock_answer red2 = {.status = 302, .body = "", .headers = loc};
+    tk_mock_push(m, "GET", arch, &red2);
+    tk_mock_push(other, "GET", "/signed/abc", &bytes);
+    assert_ok(tk_client_rest_download_checkpoint_archive(x->s, tp, dest, &t, &e), &e);
+    assert_ok(tk_client_task_wait(t, W, &e), &e);
+    tk_client_task_release(t);
+    const tk_mock_request *sg = last_route(other, "GET", "/signed/abc");
+    assert_non_null(sg);
+    assert_string_equal(sg->query, "sig=1");
+    assert_null(tk_mock_req_header(sg, "X-API-Key"));
+    /* the archive is still being built: 503 is retried */
+    tk_mock_push_json(m, "GET", arch, 503, "{\"detail\":\"building\"}");
+    tk_mock_push(m, "GET", arch, &red);
+    tk_mock_push(m, "GET", "/download/abc", &bytes);
+    assert_ok(tk_client_rest_download_checkpoint_archive(x->s, tp, dest, &t, &e), &e);
+    assert_ok(tk_client_task_wait(t, W, &e), &e);
+    tk_client_task_release(t);
+    /* a download that fails leaves the earlier file alone */
+    tk_mock_push(m, "GET", arch, &red);
+    tk_mock_push_json(m, "GET", "/download/abc", 404, "{\"detail\":\"gone\"}");
+    assert_ok(tk_client_rest_download_checkpoint_archive(x->s, tp, dest, &t, &e), &e);
+    assert_err(tk_client_task_wait(t, W, &e), TK_EHTTP, &e, "404");
+    tk_client_task_release(t);
+    assert_ok(tk_file_read(dest, &got, 0, &e), &e);
+    assert_int_equal(got.len, sizeof gz);
+    tk_buf_free(&got);
+    /* a 302 without Location */
+    tk_mock_answer bad = {.status = 302, .body = ""};
+    tk_mock_push(m, "GET", arch, &bad);
+    assert_ok(tk_client_rest_get_checkpoint_archive_url(x->s, tp, &t, &e), &e);
+    assert_err(tk_client_task_result(t, W, x->a, TK_WIRE_MSG_ARCHIVE_URL_RESPONSE, &au, &e),
+               TK_EPARSE, &e, "Location");
+    tk_client_task_release(t);
+    tk_mock_stop(other);
+    tk_remove_tree(dir, &e);
+    free(dir);
+}
+
 /* call_deadline_s bounds a whole call, polls included. */
 static void test_call_deadline(void **state) {
     fixture *x = *state;
@@ -943,6 +1154,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_sampling, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sampling_410_new_seq_and_429, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_classes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rest_archive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_call_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_with_clients, setup, teardown),

@@ -327,6 +327,16 @@ static void test_local_train_save_sample_resume(void **state) {
         found = found || !strcmp(cl.checkpoints[i].tinker_path, path);
     assert_true(found);
     tk_client_task_release(ls);
+    /* and its archive downloads as a .tar.gz */
+    char dest[900];
+    snprintf(dest, sizeof dest, "%s/after10.tar.gz", data);
+    assert_ok(tk_client_rest_download_checkpoint_archive(s, path, dest, &ls, &e), &e);
+    assert_ok(tk_client_task_wait(ls, W, &e), &e);
+    tk_client_task_release(ls);
+    tk_buf gz = {0};
+    assert_ok(tk_file_read(dest, &gz, 0, &e), &e);
+    assert_true(gz.len > 100 && (unsigned char)gz.data[0] == 0x1f && (unsigned char)gz.data[1] == 0x8b);
+    tk_buf_free(&gz);
 
     tk_client_training_free(wo);
     tk_client_training_free(rc);
