@@ -83,7 +83,7 @@ static tk_wire_datum rl_datum(tk_arena *a, const tk_vec_i32 *prompt,
 
 int main(int argc, char **argv) {
     const char *model = arg(argc, argv, "model", "Qwen/Qwen3-0.6B");
-    const char *data = arg(argc, argv, "data", "examples/data/gsm8k_style.jsonl");
+    const char *dataset = arg(argc, argv, "data", "examples/data/gsm8k_style.jsonl");
     int steps = atoi(arg(argc, argv, "steps", "10")), batch = atoi(arg(argc, argv, "batch", "8"));
     int group = atoi(arg(argc, argv, "group", "8"));   /* answers sampled per question */
     tk_err e = {0};
@@ -104,7 +104,7 @@ int main(int argc, char **argv) {
     tk_renderer *renderer = NULL;
     if (tk_renderer_new(rname, tok, NULL, &renderer, &e)) die("renderer", &e);
     size_t n_problems = 0;
-    problem *problems = load_problems(data, &n_problems);
+    problem *problems = load_problems(dataset, &n_problems);
 
     /* the sampler stops where the chat format ends an assistant turn */
     tk_stop_sequences stop;
