@@ -129,10 +129,10 @@ static int fb_submit(tk_client_training *t, const tk_wire_datum *data, size_t n,
     for (size_t k = 0; k < ch.n_chunks; k++) datums[k] = ch.start[k + 1] - ch.start[k];
     pthread_mutex_lock(&t->mu);
     rc = tk_fwdbwd_build_specs(t, data, &ch, forward_only, loss_fn, cfg, t->seq + 1, specs, e);
-    if (!rc) rc = tk_training_submit_locked(t, specs, ch.n_chunks, true, datums, task, NULL, e);
+    if (rc) tk_err_prefix(e, "%s: ", what);
+    else rc = tk_training_submit_locked(t, specs, ch.n_chunks, true, datums, task, NULL, e);
     if (!rc) t->seq += (int64_t)ch.n_chunks;
     pthread_mutex_unlock(&t->mu);
-    if (rc) tk_err_prefix(e, "%s: ", what);
 done:
     free(specs);
     free(datums);
