@@ -374,6 +374,47 @@ static void test_proto_forward_only(void **state) {
     tk_client_training_free(tc);
 }
 
+/* Several threads submitting to one training client: the server sees seq_ids in order. */
+typedef struct submitter {
+    tk_client_training *tc;
+    tk_client_task *tasks[10];
+} submitter;
+
+static void *submit_many(void *arg) {
+    submitter *sb = arg;
+    tk_err e = {0};
+    for (int i = 0; i < 10; i++)
+        if (tk_client_training_optim_step(sb->tc, NULL, &sb->tasks[i], &e)) sb->tasks[i] = NULL;
+    return NULL;
+}
+
+static void test_threads_keep_seq_order(void **state) {
+    fixture *x = *state;
+    x->s = fake_service(x->f, TK_CLIENT_ENCODING_AUTO);
+    tk_client_training *tc = new_training(x);
+    submitter sb[4];
+    tk_thread th[4];
+    tk_err e = {0};
+    for (int i = 0; i < 4; i++) {
+        sb[i].tc = tc;
+        assert_ok(tk_thread_start(&th[i], submit_many, &sb[i], &e), &e);
+    }
+    for (int i = 0; i < 4; i++) tk_thread_join(&th[i]);
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 10; k++) {
+            assert_non_null(sb[i].tasks[k]);
+            assert_ok(tk_client_task_wait(sb[i].tasks[k], W, &e), &e);
+            tk_client_task_release(sb[i].tasks[k]);
+        }
+    assert_int_equal(fake_count(x->f, "/api/v1/optim_step"), 40);
+    for (size_t k = 0; k < 40; k++) {   /* fake_get returns them in arrival order */
+        fake_submit s;
+        assert_true(fake_get(x->f, "/api/v1/optim_step", k, &s));
+        assert_int_equal(s.seq, (int64_t)k + 1);
+    }
+    tk_client_training_free(tc);
+}
+
 /* ---- custom losses ----------------------------------------------------------------------------- */
 
 /* loss = sum over positions of lp^2: d loss / d lp = 2 lp. */
@@ -1145,6 +1186,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_chunking_default_1024, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_forward, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_forward_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threads_keep_seq_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_custom_loss, setup, teardown),
         cmocka_unit_test_setup_teardown(test_custom_loss_failure_fills_gap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_custom_loss_bad_input, setup, teardown),
