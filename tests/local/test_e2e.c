@@ -70,36 +70,6 @@ static int teardown_all(void **state) {
     return 0;
 }
 
-/* The model routes came with the server's second part (branch server2). Where a server lacks
- * them this test says so and skips, rather than failing on a 404 for a route nobody wrote. */
-static bool server_has_model_routes(const char *url) {
-    static const char *const paths[] = {"/api/v1/create_model", "/api/v1/forward_backward",
-                                        "/api/v1/save_weights", "/api/v1/asample", NULL};
-    tk_client_options o;
-    tk_client_options_init(&o);
-    o.base_url = url;
-    o.api_key = "tml-e2e";
-    tk_client *c = NULL;
-    tk_err e = {0};
-    assert_ok(tk_client_open(&o, &c, &e), &e);
-    bool all = true;
-    for (int i = 0; paths[i] && all; i++) {
-        tk_client_call_spec sp = {.path = paths[i], .body = "{}", .body_len = 2,
-                                  .max_retries = TK_CLIENT_NO_RETRIES};
-        tk_client_future *f = NULL;
-        assert_ok(tk_client_call(c, &sp, &f, &e), &e);
-        tk_client_future_wait(f, W, &e);
-        tk_client_failure fl = tk_client_future_failure(f);
-        if (fl.http_status == 404 && strstr(e.msg, "no route")) {
-            printf("skipped: the server has no route for %s yet\n", paths[i]);
-            all = false;
-        }
-        tk_client_future_release(f);
-    }
-    tk_client_close(c);
-    return all;
-}
-
 /* ---- data ------------------------------------------------------------------------------------- */
 
 typedef struct batch {
@@ -205,10 +175,6 @@ static tk_client_service *open_local(const char *data) {
     tk_client_service *s = NULL;
     assert_ok(tk_client_service_open(NULL, &s, &e), &e);
     assert_true(tk_client_is_local(tk_client_service_client(s)));
-    if (!server_has_model_routes(tk_client_base_url(tk_client_service_client(s)))) {
-        tk_client_service_close(s);
-        skip();
-    }
     return s;
 }
 
@@ -468,10 +434,6 @@ static void test_fault_proxy_50_steps(void **state) {
     tk_server *srv = NULL;
     tk_err e = {0};
     assert_ok(tk_server_start(&c, &srv, &e), &e);
-    if (!server_has_model_routes(tk_server_url(srv))) {
-        tk_server_stop(srv);
-        skip();
-    }
 
     run_result direct, faulty;
     memset(&direct, 0, sizeof direct);
