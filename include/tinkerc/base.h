@@ -344,6 +344,9 @@ typedef struct tk_progress tk_progress;
 tk_progress *tk_progress_new(const char *label, int64_t total, FILE *out);
 /* Force plain-line mode and the interval between lines (seconds; default 10). For tests. */
 void tk_progress_set_plain(tk_progress *p, bool plain, double interval_s);
+/* Units already done before this session (a resumed run): the bar starts there, while the rate
+ * and the ETA count only the units done since tk_progress_new. */
+void tk_progress_set_initial(tk_progress *p, int64_t done0);
 /* Report that `done` units are complete. `extra` is appended as is ("loss 1.23"); may be NULL.
  * `unit_rate` if not NULL overrides the it/s figure text, e.g. "1234 tok/s". */
 void tk_progress_update(tk_progress *p, int64_t done, const char *extra, const char *unit_rate);

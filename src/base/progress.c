@@ -9,6 +9,7 @@ struct tk_progress {
     char label[64];
     int64_t total;
     int64_t done;
+    int64_t done0;   /* done before this session: excluded from the rate and the ETA */
     FILE *out;
     bool plain;
     double interval_s;
@@ -39,6 +40,11 @@ void tk_progress_set_plain(tk_progress *p, bool plain, double interval_s) {
     if (interval_s >= 0) p->interval_s = interval_s;
 }
 
+void tk_progress_set_initial(tk_progress *p, int64_t done0) {
+    p->done0 = done0;
+    if (p->done < done0) p->done = done0;
+}
+
 static void fmt_duration(double s, char *buf, size_t n) {
     if (!(s >= 0) || s > 359999) { snprintf(buf, n, "?"); return; }
     long t = (long)(s + 0.5);
@@ -51,11 +57,11 @@ static void status_text(const tk_progress *p, double now, char *buf, size_t n) {
     double elapsed = now - p->start_s;
     char rate[64], eta[32] = "", el[32];
     if (p->rate[0]) snprintf(rate, sizeof rate, "%s", p->rate);
-    else snprintf(rate, sizeof rate, "%.2f it/s", elapsed > 0 ? (double)p->done / elapsed : 0.0);
+    else snprintf(rate, sizeof rate, "%.2f it/s", elapsed > 0 ? (double)(p->done - p->done0) / elapsed : 0.0);
     fmt_duration(elapsed, el, sizeof el);
-    if (p->total > 0 && p->done > 0 && p->done < p->total) {
+    if (p->total > 0 && p->done > p->done0 && p->done < p->total) {
         char d[32];
-        fmt_duration(elapsed / (double)p->done * (double)(p->total - p->done), d, sizeof d);
+        fmt_duration(elapsed / (double)(p->done - p->done0) * (double)(p->total - p->done), d, sizeof d);
         snprintf(eta, sizeof eta, "  ETA %s", d);
     }
     if (p->total > 0)

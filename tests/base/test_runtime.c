@@ -79,6 +79,30 @@ static void test_progress_plain(void **state) {
     assert_null(strchr(buf, '['));
     assert_int_equal(buf[len - 1], '\n');
     free(buf);
+
+    /* a resumed run: the bar starts at 6 of 10; the ETA comes from units done since then */
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    p = tk_progress_new("resume", 10, f);
+    tk_progress_set_plain(p, true, 0);
+    tk_progress_set_initial(p, 6);
+    tk_progress_update(p, 6, NULL, NULL);   /* nothing done yet this session: no ETA */
+    tk_sleep_ms(100);
+    tk_progress_update(p, 8, NULL, NULL);   /* 2 units in >= 100 ms */
+    tk_progress_finish(p);
+    fclose(f);
+    assert_non_null(strstr(buf, "resume: 6/10  60%"));
+    char *first_nl = strchr(buf, '\n');
+    assert_non_null(first_nl);
+    assert_null(memmem(buf, (size_t)(first_nl - buf), "ETA", 3));
+    /* 2 units in at least 0.1 s is at most 20/s (counting the 8 would give 80/s on an idle
+     * machine) */
+    const char *rate = strstr(first_nl, "8/10  80%  ");
+    assert_non_null(rate);
+    double per_s = atof(rate + strlen("8/10  80%  "));
+    assert_true(per_s > 0 && per_s <= 20.01);
+    assert_non_null(strstr(first_nl, "ETA 0:00"));
+    free(buf);
 }
 
 static void test_rng(void **state) {
