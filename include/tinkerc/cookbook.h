@@ -10,6 +10,9 @@
 #define TINKERC_COOKBOOK_H
 
 #include "tinkerc/base.h"
+#include "tinkerc/client.h"
+#include "tinkerc/renderers.h"
+#include "tinkerc/tokenizer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -97,6 +100,20 @@ typedef enum {
 
 int tk_logdir_behavior_parse(const char *name, tk_logdir_behavior *out, tk_err *e);
 
+/* What tk_logdir_check decided for log_path. */
+typedef enum {
+    TK_LOGDIR_NEW,       /* nothing there (or an empty directory): start a run */
+    TK_LOGDIR_CONTINUE,  /* a run is there and is to be continued */
+    TK_LOGDIR_REPLACE,   /* a run is there and is to be deleted before starting over */
+} tk_logdir_action;
+
+/* Decide what to do with log_path without changing anything on disk: a path that holds a run (a
+ * metrics.jsonl or checkpoints.jsonl) gets `behavior` (ASK asks on `in`/`out`, NULL: stdin/
+ * stderr, and without a terminal behaves like RAISE). TK_EEXIST for RAISE on an existing run,
+ * TK_EINVAL when log_path is a file. */
+int tk_logdir_check(const char *log_path, tk_logdir_behavior behavior, FILE *in, FILE *out,
+                    tk_logdir_action *action, tk_err *e);
+
 /* Prepare log_path. If it holds a run (a metrics.jsonl or checkpoints.jsonl), apply `behavior`.
  * *resuming is set when the existing run is to be continued. `in`/`out` are the terminal for ASK
  * (NULL: stdin/stderr). Creates the directory when missing. */
@@ -122,6 +139,193 @@ int tk_runlog_last_checkpoint(const char *log_path, const char *required_key,
 
 /* Read every metrics.jsonl row (array of objects, new reference). Torn last line skipped. */
 int tk_runlog_read_metrics(const char *log_path, struct json_t **rows_out, tk_err *e);
+
+/* Rewrite log_path/metrics.jsonl atomically without the rows whose "step" is >= first_step (and
+ * without a torn last line): a resumed run regenerates those steps. *dropped (may be NULL)
+ * receives the number of rows removed. No file is fine. */
+int tk_runlog_truncate_metrics(const char *log_path, int64_t first_step, size_t *dropped,
+                               tk_err *e);
+
+/* ============================================================================================= */
+/* Models: what a model name refers to                                                           */
+/* ============================================================================================= */
+
+/* A model as a recipe names it: a Hugging Face name ("Qwen/Qwen3-8B") or a local model directory
+ * (a path to a directory holding config.json). Free with tk_model_ref_free. */
+typedef struct tk_model_ref {
+    char *name;          /* as given */
+    char *base_model;    /* what create_model gets: the ABSOLUTE directory for a local model (the
+                            server may run elsewhere on this machine, with another working
+                            directory), else the name */
+    char *dir;           /* the local directory (absolute), or NULL */
+    char *model_type;    /* config.json "model_type" ("qwen3", "llama", ...), or NULL */
+    char *name_or_path;  /* config.json "_name_or_path", or NULL */
+    int64_t hidden_size; /* config.json hidden_size (or text_config.hidden_size), else the
+                            cookbook's table (tk_model_hidden_size), else 0 */
+} tk_model_ref;
+
+/* Resolve name: an existing directory is a local model (its config.json is read; a missing or
+ * malformed one is an error naming it); anything else is taken as a service-side model name
+ * (nothing is checked here: the service says whether it knows it). */
+int tk_model_ref_resolve(const char *name, tk_model_ref *out, tk_err *e);
+void tk_model_ref_free(tk_model_ref *m);
+
+/* The cookbook's LoRA learning rate for the model (tk_get_lr), with config.json's hidden size and
+ * model_type for a local directory. TK_EUNSUPPORTED / TK_ENOTFOUND as tk_get_lr. */
+int tk_model_ref_default_lr(const tk_model_ref *m, double *lr, tk_err *e);
+
+/* The recommended renderer: the model table (tk_renderer_for_model) for a name; for a local
+ * directory its config.json "_name_or_path" if the table knows it, else by model_type (qwen3 ->
+ * "qwen3", llama -> "llama3"). TK_ENOTFOUND asking for renderer_name=... otherwise. The string is
+ * static. */
+int tk_model_ref_default_renderer(const tk_model_ref *m, const char **renderer, tk_err *e);
+
+/* ============================================================================================= */
+/* Runs: the setup every recipe shares (supervised, DPO, RL)                                     */
+/* ============================================================================================= */
+/*
+ * A recipe's main goes:
+ *
+ *     tk_run_options o;  tk_run_options_init(&o);
+ *     o.log_path = cfg.log_path;  o.model_name = cfg.model_name;  ...
+ *     tk_run *run;
+ *     tk_run_open(&o, &run, &e);          // decides about log_path, connects, creates the training
+ *                                         // client (fresh / weights / resume), tokenizer, renderer
+ *     ... load and check the dataset with run->renderer; on error tk_run_close: nothing was
+ *         written to log_path, an existing run there is untouched ...
+ *     tk_run_begin(run, config_json, resume_step, &e);   // now log_path is prepared and
+ *                                                        // config.json written
+ *     tk_run_progress_start(run, "sl", start_step, total_steps);
+ *     for each step:
+ *         ... submit forward_backward + optim_step on run->training ...
+ *         if a checkpoint is due: tk_run_save_submit(run, "000020", TK_CKPT_BOTH, ttl, loop, &s, &e)
+ *                                 right after the step's optim_step (the saved state is exactly
+ *                                 that step's), later tk_run_save_finish(s, NULL, &e)
+ *         tk_run_log_metrics(run, step, metrics, &e);
+ *         tk_run_progress_step(run, step + 1, loss, tokens);
+ *     tk_run_save_submit(run, "final", ...) + finish;  tk_run_progress_end(run);
+ *     tk_run_close(run);
+ *
+ * Threads: a tk_run belongs to one thread (the recipe's); the clients inside it are thread-safe
+ * as client.h says. Output: nothing is printed except the progress display (stderr) and
+ * tk_log messages.
+ */
+
+/* How tk_run_open sets up. Start from tk_run_options_init. Strings are borrowed for the call. */
+typedef struct tk_run_options {
+    const char *log_path;                 /* required; a leading "~/" is expanded */
+    tk_logdir_behavior if_exists;         /* default TK_LOGDIR_ASK (the cookbook's default) */
+    FILE *ask_in, *ask_out;               /* terminal for TK_LOGDIR_ASK; NULL: stdin / stderr */
+    const char *model_name;               /* required: a HF name or a local model directory */
+    const char *renderer_name;            /* NULL: tk_model_ref_default_renderer */
+    bool no_renderer;                     /* do not make a renderer (run->renderer stays NULL) */
+    int64_t lora_rank;                    /* default 32 */
+    bool has_seed;                        /* LoRA initialisation seed for a fresh adapter */
+    int64_t seed;
+    const char *load_checkpoint_path;     /* tinker://…/weights/…: start from these weights with
+                                             a fresh optimizer (ignored when resuming) */
+    const char *base_url;                 /* NULL: $TINKER_BASE_URL / API key / local, as the SDK
+                                             (client.h); "local": the embedded engine */
+    const char *resume_key;               /* the record key that makes a checkpoint resumable;
+                                             default "state_path" */
+    const char *recipe_name;              /* recorded in the session's user_metadata (may be NULL) */
+    double tokenizer_timeout_s;           /* get_info for the tokenizer; default 120 */
+} tk_run_options;
+
+void tk_run_options_init(tk_run_options *o);
+
+/* An open run. Fields are read-only for the recipe; tk_run_close frees everything. */
+typedef struct tk_run {
+    char *log_path;                       /* expanded */
+    tk_logdir_action logdir;              /* what tk_run_begin will do with log_path */
+    tk_model_ref model;
+    bool resuming;                        /* continuing from `resume` (with its optimizer state) */
+    struct json_t *resume;                /* the last resumable checkpoints.jsonl record (epoch,
+                                             batch, state_path, loop-state keys), or NULL */
+    tk_client_service *service;
+    tk_client_training *training;
+    tk_tokenizer *tokenizer;
+    tk_renderer *renderer;                /* NULL with no_renderer */
+    char *renderer_name;                  /* NULL with no_renderer */
+    double default_lr;                    /* tk_model_ref_default_lr, NaN when it has none */
+    char default_lr_error[256];           /* why default_lr is NaN ("" otherwise) */
+    bool begun;                           /* tk_run_begin succeeded */
+    /* progress (tk_run_progress_*) */
+    tk_progress *progress_;
+    double progress_t0_;
+    int64_t progress_tokens_;
+    int64_t progress_total_;
+    bool progress_plain_;
+} tk_run;
+
+/* Open a run: check log_path (tk_logdir_check; ASK may prompt), find its last resumable
+ * checkpoint when continuing, resolve the model (tk_model_ref_resolve), connect
+ * (tk_client_service_open with base_url), create the training client — resume from the record's
+ * state_path with its optimizer state; else load_checkpoint_path's weights with a fresh
+ * optimizer; else a fresh LoRA adapter (rank, seed) on model.base_model — then the tokenizer
+ * (tk_client_training_get_tokenizer), the renderer and the default learning rate. Writes nothing
+ * under log_path. Errors name the step that failed; *out is NULL then. */
+int tk_run_open(const tk_run_options *o, tk_run **out, tk_err *e);
+
+/* Commit to log_path: delete the old run (REPLACE), create the directory, write config.json
+ * (`config` may be NULL: none written) and, when continuing, drop metrics.jsonl rows from
+ * resume_step on (tk_runlog_truncate_metrics: they are regenerated). Call once the recipe's
+ * inputs have been checked, so bad input never touches an existing run. */
+int tk_run_begin(tk_run *r, const struct json_t *config, int64_t resume_step, tk_err *e);
+
+/* Close the clients and free everything; a progress display still open is ended. r may be NULL. */
+void tk_run_close(tk_run *r);
+
+/* An integer of the resume record (epoch, batch, elapsed_tokens, ...), or dflt when there is no
+ * record or no such integer. */
+int64_t tk_run_resume_i64(const tk_run *r, const char *key, int64_t dflt);
+
+/* ---- checkpoints ----------------------------------------------------------------------------- */
+
+typedef enum {
+    TK_CKPT_STATE = 1,    /* save_state: weights + optimizer (resumable) -> "state_path" */
+    TK_CKPT_SAMPLER = 2,  /* save_weights_for_sampler -> "sampler_path" */
+    TK_CKPT_BOTH = 3,
+} tk_ckpt_kind;
+
+/* A checkpoint being saved (tk_run_save_submit .. tk_run_save_finish). */
+typedef struct tk_run_saving tk_run_saving;
+
+/* Submit the save(s) named `name` on run->training now: they take the next seq_ids, so they
+ * capture exactly the weights (and optimizer state) after every request submitted before them.
+ * ttl_seconds <= 0: kept. loop_state (borrowed, copied; may be NULL) is a JSON object of the
+ * loop's position: "epoch", "batch" (the NEXT batch to run on resume), "final", and any extra
+ * keys (elapsed_tokens, step, ...). Nothing is recorded until tk_run_save_finish. */
+int tk_run_save_submit(tk_run *r, const char *name, tk_ckpt_kind kind, int64_t ttl_seconds,
+                       const struct json_t *loop_state, tk_run_saving **out, tk_err *e);
+
+/* Wait for the save(s); once every one completed, append the record to checkpoints.jsonl:
+ * {"name", "batch", "epoch", "final", "state_path", "sampler_path", extra loop-state keys} (the
+ * cookbook's order; absent ones omitted). *record_out (may be NULL) gets it as a new reference.
+ * s is freed whatever happens; on failure nothing is appended. */
+int tk_run_save_finish(tk_run_saving *s, struct json_t **record_out, tk_err *e);
+
+/* Drop a pending save without recording it (s may be NULL). */
+void tk_run_save_abandon(tk_run_saving *s);
+
+/* Submit and finish in one call. */
+int tk_run_save(tk_run *r, const char *name, tk_ckpt_kind kind, int64_t ttl_seconds,
+                const struct json_t *loop_state, struct json_t **record_out, tk_err *e);
+
+/* ---- metrics and progress -------------------------------------------------------------------- */
+
+/* Append {"step": step, ...metrics} to metrics.jsonl (tk_runlog_append_metrics). */
+int tk_run_log_metrics(tk_run *r, int64_t step, const struct json_t *metrics, tk_err *e);
+
+/* A progress display on stderr: a bar redrawn in place on a terminal (step, loss, tokens/s,
+ * ETA), one plain line per step otherwise. start_step: steps already done (a resumed run). */
+void tk_run_progress_start(tk_run *r, const char *label, int64_t start_step, int64_t total_steps);
+/* steps_done steps are complete; loss is shown when finite; tokens are this step's (for the
+ * tokens/s figure). */
+void tk_run_progress_step(tk_run *r, int64_t steps_done, double loss, int64_t tokens);
+/* Print a message above the bar (ending it is not needed). */
+void tk_run_progress_note(tk_run *r, const char *fmt, ...) TK_PRINTF(2, 3);
+void tk_run_progress_end(tk_run *r);
 
 /* ============================================================================================= */
 /* Plots                                                                                         */

@@ -22,42 +22,47 @@ static bool has_file(const char *dir, const char *name) {
     return ok;
 }
 
+int tk_logdir_check(const char *log_path, tk_logdir_behavior behavior, FILE *in, FILE *out,
+                    tk_logdir_action *action, tk_err *e) {
+    *action = TK_LOGDIR_NEW;
+    if (tk_path_exists(log_path) && !tk_path_is_dir(log_path))
+        return tk_err_set(e, TK_EINVAL, "log_path %s exists and is not a directory", log_path);
+    bool exists = tk_path_is_dir(log_path) &&
+                  (has_file(log_path, "metrics.jsonl") || has_file(log_path, "checkpoints.jsonl"));
+    if (!exists) return 0;
+    if (behavior == TK_LOGDIR_ASK) {
+        in = in ? in : stdin;
+        out = out ? out : stderr;
+        if (!isatty(fileno(in))) {
+            behavior = TK_LOGDIR_RAISE;
+        } else {
+            fprintf(out, "log_path %s already holds a run. [r]esume, [d]elete and start over, or [q]uit? ",
+                    log_path);
+            fflush(out);
+            char line[32] = "";
+            if (!fgets(line, sizeof line, in)) line[0] = 'q';
+            behavior = line[0] == 'r' ? TK_LOGDIR_RESUME : line[0] == 'd' ? TK_LOGDIR_DELETE : TK_LOGDIR_RAISE;
+        }
+    }
+    switch (behavior) {
+    case TK_LOGDIR_RESUME: *action = TK_LOGDIR_CONTINUE; return 0;
+    case TK_LOGDIR_DELETE: *action = TK_LOGDIR_REPLACE; return 0;
+    case TK_LOGDIR_RAISE:
+    case TK_LOGDIR_ASK: break;
+    }
+    return tk_err_set(e, TK_EEXIST,
+                      "log_path %s already holds a run; pass behavior_if_log_dir_exists=resume to "
+                      "continue it or =delete to start over", log_path);
+}
+
 int tk_logdir_prepare(const char *log_path, tk_logdir_behavior behavior, FILE *in, FILE *out,
                       bool *resuming, tk_err *e) {
     *resuming = false;
-    bool exists = tk_path_is_dir(log_path) &&
-                  (has_file(log_path, "metrics.jsonl") || has_file(log_path, "checkpoints.jsonl"));
-    if (tk_path_exists(log_path) && !tk_path_is_dir(log_path))
-        return tk_err_set(e, TK_EINVAL, "log_path %s exists and is not a directory", log_path);
-    if (exists) {
-        if (behavior == TK_LOGDIR_ASK) {
-            in = in ? in : stdin;
-            out = out ? out : stderr;
-            if (!isatty(fileno(in))) {
-                behavior = TK_LOGDIR_RAISE;
-            } else {
-                fprintf(out, "log_path %s already holds a run. [r]esume, [d]elete and start over, or [q]uit? ",
-                        log_path);
-                fflush(out);
-                char line[32] = "";
-                if (!fgets(line, sizeof line, in)) line[0] = 'q';
-                behavior = line[0] == 'r' ? TK_LOGDIR_RESUME : line[0] == 'd' ? TK_LOGDIR_DELETE : TK_LOGDIR_RAISE;
-            }
-        }
-        switch (behavior) {
-        case TK_LOGDIR_RESUME: *resuming = true; break;
-        case TK_LOGDIR_DELETE: {
-            int rc = tk_remove_tree(log_path, e);
-            if (rc) return rc;
-            break;
-        }
-        case TK_LOGDIR_RAISE:
-        case TK_LOGDIR_ASK:
-            return tk_err_set(e, TK_EEXIST,
-                              "log_path %s already holds a run; pass behavior_if_log_dir_exists=resume to "
-                              "continue it or =delete to start over", log_path);
-        }
-    }
+    tk_logdir_action action;
+    int rc = tk_logdir_check(log_path, behavior, in, out, &action, e);
+    if (rc) return rc;
+    if (action == TK_LOGDIR_CONTINUE) *resuming = true;
+    if (action == TK_LOGDIR_REPLACE && (rc = tk_remove_tree(log_path, e))) return rc;
     return tk_mkdir_p(log_path, 0755, e);
 }
 
@@ -188,6 +193,37 @@ int tk_runlog_read_metrics(const char *log_path, json_t **rows_out, tk_err *e) {
     char *path = tk_path_join(log_path, "metrics.jsonl");
     if (!path) return tk_err_set(e, TK_ENOMEM, "out of memory");
     int rc = read_jsonl(path, rows_out, e);
+    free(path);
+    return rc;
+}
+
+int tk_runlog_truncate_metrics(const char *log_path, int64_t first_step, size_t *dropped, tk_err *e) {
+    if (dropped) *dropped = 0;
+    char *path = tk_path_join(log_path, "metrics.jsonl");
+    if (!path) return tk_err_set(e, TK_ENOMEM, "out of memory");
+    if (!tk_path_exists(path)) {
+        free(path);
+        return 0;
+    }
+    json_t *rows;
+    int rc = read_jsonl(path, &rows, e);
+    tk_buf out = {0};
+    size_t n_dropped = 0;
+    for (size_t i = 0; !rc && i < json_array_size(rows); i++) {
+        json_t *r = json_array_get(rows, i);
+        json_t *step = json_object_get(r, "step");
+        if (json_is_integer(step) && json_integer_value(step) >= first_step) {
+            n_dropped++;
+            continue;
+        }
+        if (tk_json_dump(r, &out) || tk_buf_putc(&out, '\n')) rc = tk_err_set(e, TK_ENOMEM, "out of memory");
+    }
+    /* rewrite even when nothing was dropped: that also removes a torn last line, which the next
+     * append would otherwise glue to its own line */
+    if (!rc) rc = tk_file_write_atomic(path, out.data ? out.data : "", out.len, 0644, e);
+    if (!rc && dropped) *dropped = n_dropped;
+    tk_buf_free(&out);
+    json_decref(rows);
     free(path);
     return rc;
 }

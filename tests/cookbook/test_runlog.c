@@ -140,11 +140,62 @@ static void test_config_metrics_plot(void **state) {
     free(dir);
 }
 
+/* A resumed run drops the metrics rows it will redo (and a torn tail); tk_logdir_check decides
+ * without touching anything. */
+static void test_truncate_metrics_and_check(void **state) {
+    char *dir = tk_test_tmpdir();
+    tk_err e = {0};
+    size_t dropped = 99;
+    assert_ok(tk_runlog_truncate_metrics(dir, 0, &dropped, &e), &e);   /* no file: fine */
+    assert_int_equal(dropped, 0);
+    for (int i = 0; i < 5; i++) {
+        json_t *m = json_pack("{s:f}", "train_mean_nll", 1.0 / (i + 1));
+        assert_ok(tk_runlog_append_metrics(dir, i, m, &e), &e);
+        json_decref(m);
+    }
+    char *path = tk_path_join(dir, "metrics.jsonl");
+    FILE *f = fopen(path, "a");
+    fputs("{\"step\": 5, \"train_m", f);
+    fclose(f);
+    tk_logdir_action action;
+    assert_ok(tk_logdir_check(dir, TK_LOGDIR_DELETE, NULL, NULL, &action, &e), &e);
+    assert_int_equal(action, TK_LOGDIR_REPLACE);
+    assert_true(tk_path_exists(path));   /* decided, not done */
+    assert_ok(tk_logdir_check(dir, TK_LOGDIR_RESUME, NULL, NULL, &action, &e), &e);
+    assert_int_equal(action, TK_LOGDIR_CONTINUE);
+    tk_log_set_hook(quiet, NULL);
+    assert_ok(tk_runlog_truncate_metrics(dir, 3, &dropped, &e), &e);
+    tk_log_set_hook(NULL, NULL);
+    assert_int_equal(dropped, 2);
+    json_t *rows;
+    assert_ok(tk_runlog_read_metrics(dir, &rows, &e), &e);
+    assert_int_equal(json_array_size(rows), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, 2), "step")), 2);
+    assert_true(json_real_value(json_object_get(json_array_get(rows, 1), "train_mean_nll")) == 0.5);
+    json_decref(rows);
+    /* appending now gives a clean line (the torn tail is gone) */
+    json_t *m = json_pack("{s:f}", "train_mean_nll", 0.25);
+    assert_ok(tk_runlog_append_metrics(dir, 3, m, &e), &e);
+    json_decref(m);
+    assert_ok(tk_runlog_read_metrics(dir, &rows, &e), &e);
+    assert_int_equal(json_array_size(rows), 4);
+    json_decref(rows);
+    char *sub = tk_path_join(dir, "fresh");
+    assert_ok(tk_logdir_check(sub, TK_LOGDIR_RAISE, NULL, NULL, &action, &e), &e);
+    assert_int_equal(action, TK_LOGDIR_NEW);
+    assert_false(tk_path_exists(sub));
+    tk_remove_tree(dir, &e);
+    free(sub);
+    free(path);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_logdir_behaviors),
         cmocka_unit_test(test_checkpoints_jsonl),
         cmocka_unit_test(test_config_metrics_plot),
+        cmocka_unit_test(test_truncate_metrics_and_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
