@@ -327,6 +327,146 @@ void tk_run_progress_step(tk_run *r, int64_t steps_done, double loss, int64_t to
 void tk_run_progress_note(tk_run *r, const char *fmt, ...) TK_PRINTF(2, 3);
 void tk_run_progress_end(tk_run *r);
 
+/* ---- logs ------------------------------------------------------------------------------------ */
+/* For programs (the CLI), not libraries: route tk_log through the run. Every message at INFO and
+ * above goes to log_path/logs.log with a UTC timestamp (messages logged before tk_run_begin are
+ * kept in memory and written when it opens the file); stderr shows only those at stderr_level
+ * and above, written above the progress bar. Process-wide (it installs a tk_log hook); call
+ * tk_run_logs_release before exiting. Not thread-safe against itself (one caller), while tk_log
+ * may be called from any thread throughout. */
+void tk_run_logs_capture(tk_log_level stderr_level);
+bool tk_run_logs_capturing(void);
+/* Open log_path/logs.log (tk_run_begin does this when capturing). */
+int tk_run_logs_open(const char *log_path, tk_err *e);
+/* Tell the hook whether a progress bar is being redrawn on stderr (tk_run_progress_* do). */
+void tk_run_logs_set_bar(bool on_terminal);
+void tk_run_logs_release(void);
+
+/* ============================================================================================= */
+/* Supervised learning: metrics, the conversations dataset, the training loop                   */
+/* ============================================================================================= */
+
+/* compute_mean_nll: -Σ logprob·weight / Σ weight over every datum (NaN when Σ weight is 0).
+ * logprobs[i] has lens[i] entries; weights come from data[i]'s "weights" input (the same length:
+ * TK_EINVAL naming data[i] otherwise). */
+int tk_sl_mean_nll(const tk_wire_datum *data, const float *const *logprobs, const size_t *lens, size_t n,
+                   double *out, tk_err *e);
+
+/* compute_bpb: bits per byte of the trained targets, -Σ logprob / (ln 2 · UTF-8 bytes), over the
+ * positions with weight > 0 whose target is not a special token (tk_tokenizer_is_special); the
+ * bytes are those of each contiguous run of such targets decoded (special tokens kept). Weights
+ * act only as a mask. NaN when there are no bytes. */
+int tk_sl_bpb(const tk_wire_datum *data, const float *const *logprobs, const size_t *lens, size_t n,
+              const tk_tokenizer *tok, double *out, tk_err *e);
+
+/* The dataset of `tinkerc sl`: a JSONL file, one {"messages": [...]} conversation per line
+ * (other top-level keys ignored, "tools" passed to the renderer). */
+typedef struct tk_sl_dataset_options {
+    const char *path;
+    int64_t test_size;             /* after shuffling with shuffle_seed, the first test_size rows
+                                      are the test set; >= the number of rows: no test set */
+    uint64_t shuffle_seed;
+    tk_train_on_what train_on_what;
+    int64_t max_length;            /* tokens; <= 0: no limit */
+    bool skip_bad;                 /* on_bad_example=skip: skip (and count) bad examples instead
+                                      of failing on the first */
+    bool truncate_long;            /* cut examples longer than max_length (upstream's behaviour)
+                                      instead of treating them as bad */
+} tk_sl_dataset_options;
+
+typedef struct tk_sl_dataset_stats {
+    size_t lines;                  /* non-blank lines */
+    size_t train, test;            /* examples rendered into each split */
+    size_t skipped;                /* bad examples skipped */
+    char first_skipped[512];       /* why the first one was skipped */
+} tk_sl_dataset_stats;
+
+typedef struct tk_sl_dataset tk_sl_dataset;
+
+/* Read and parse the file, check every line (JSON, "messages", roles, content), shuffle and split.
+ * A bad line is TK_EINVAL / TK_EPARSE naming "<file>:<line>" (or skipped with skip_bad); an empty
+ * dataset is TK_EINVAL. Needs no tokenizer, so it runs before anything is started. */
+int tk_sl_dataset_load(const tk_sl_dataset_options *o, tk_sl_dataset **out, tk_err *e);
+/* Render every example with r (borrowed; only used during the call) into datums with
+ * reduction=mean. Examples that the renderer refuses, longer than max_length, or with no trained
+ * token are bad (error naming file:line, or skipped). */
+int tk_sl_dataset_render(tk_sl_dataset *d, const tk_renderer *r, tk_err *e);
+size_t tk_sl_dataset_n_train(const tk_sl_dataset *d);
+/* The test split's datums (owned by d), NULL when there is none. */
+const tk_wire_datum *tk_sl_dataset_test(const tk_sl_dataset *d, size_t *n);
+/* Reshuffle the training split for an epoch (seed = epoch, as upstream's set_epoch). */
+void tk_sl_dataset_set_epoch(tk_sl_dataset *d, int64_t epoch);
+/* Batch batch_idx of this epoch: batch_size shallow datum copies into out (they point into d);
+ * lines (may be NULL) receives their file lines. Only full batches exist (TK_ERANGE otherwise). */
+int tk_sl_dataset_get_batch(const tk_sl_dataset *d, size_t batch_idx, size_t batch_size, tk_wire_datum *out,
+                            int64_t *lines, tk_err *e);
+const tk_sl_dataset_stats *tk_sl_dataset_get_stats(const tk_sl_dataset *d);
+void tk_sl_dataset_free(tk_sl_dataset *d);
+
+/* The configuration of `tinkerc sl`: the cookbook's supervised Config and
+ * FromConversationFileBuilder names and defaults (docs/sl.md lists every one). Fill it with
+ * tk_opts_defaults(tk_sl_options, &cfg) and tk_opts_parse_args; free with tk_opts_free. */
+typedef struct tk_sl_config {
+    char *log_path;
+    char *model_name;
+    char *load_checkpoint_path;
+    char *renderer_name;
+    char *dataset;
+    int64_t test_size;
+    int64_t shuffle_seed;
+    char *train_on_what;
+    int64_t max_length;
+    int64_t batch_size;
+    double learning_rate;          /* NaN (none): the cookbook's get_lr for the model */
+    char *lr_schedule;
+    int64_t num_epochs;
+    int64_t max_steps;             /* TK_OPT_UNSET_INT: none */
+    int64_t lora_rank;
+    int64_t seed;                  /* LoRA initialisation seed; TK_OPT_UNSET_INT: the service's */
+    char *base_url;
+    int64_t save_every;
+    int64_t save_every_tokens;
+    double save_every_seconds;
+    int64_t eval_every;
+    bool eval_at_end;
+    int64_t ttl_seconds;
+    double adam_beta1, adam_beta2, adam_eps;
+    int64_t submit_ahead;
+    char *behavior_if_log_dir_exists;
+    char *on_bad_example;
+    bool truncate_long_examples;
+} tk_sl_config;
+
+/* The option table (names, types, defaults, help) for tk_opts_*. */
+extern const tk_opt tk_sl_options[];
+
+/* What a finished tk_sl_train did. Strings are owned (tk_sl_result_free). */
+typedef struct tk_sl_result {
+    int64_t start_step;            /* where this session started (> 0 when resumed) */
+    int64_t end_step;              /* steps done in total */
+    int64_t total_steps;
+    bool already_complete;         /* resumed a finished run: nothing to do */
+    double seconds;                /* this session's training time */
+    int64_t tokens;                /* tokens this session trained on */
+    double first_test_nll, last_test_nll;   /* from metrics.jsonl (NaN when absent) */
+    int64_t first_test_step, last_test_step;
+    double first_train_nll, last_train_nll;
+    size_t train_examples, test_examples, skipped_examples;
+    char *state_path, *sampler_path;        /* the final checkpoint (NULL when none) */
+    char *log_path;
+} tk_sl_result;
+void tk_sl_result_free(tk_sl_result *r);
+
+/* The cookbook's SFT loop: load and check the dataset, open the run (tk_run_open), render, then
+ * for each step (epochs reshuffled, starting at the resume point): the LR from the schedule, the
+ * test-set NLL/BPB when eval_every divides the step (before the step, as upstream), forward_backward
+ * + optim_step submitted with up to submit_ahead later steps in flight, a checkpoint submitted
+ * right after a step's optim_step when save_every divides it (the state is exactly that step's,
+ * the record names the NEXT batch: resuming replays nothing, unlike upstream #935), a
+ * metrics.jsonl row per step, the progress display; at the end an evaluation (eval_at_end) and
+ * the "final" checkpoint. Bad input fails before log_path is touched. */
+int tk_sl_train(const tk_sl_config *cfg, tk_sl_result *res, tk_err *e);
+
 /* ============================================================================================= */
 /* Plots                                                                                         */
 /* ============================================================================================= */

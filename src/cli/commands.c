@@ -8,6 +8,7 @@ int tk_cmd_model(int argc, char **argv);
 int tk_cmd_render(int argc, char **argv);
 int tk_cmd_sample(int argc, char **argv);
 int tk_cmd_serve(int argc, char **argv);
+int tk_cmd_sl(int argc, char **argv);
 int tk_cmd_tokenize(int argc, char **argv);
 int tk_cmd_version(int argc, char **argv);
 
@@ -17,6 +18,7 @@ const tk_cli_command tk_cli_commands[] = {
     {"render", "show a renderer's tokens and trained spans for a conversation", tk_cmd_render},
     {"sample", "generate from a local model (and adapter) on the engine", tk_cmd_sample},
     {"serve", "serve the Tinker API on this machine", tk_cmd_serve},
+    {"sl", "supervised fine-tuning on a JSONL file of conversations", tk_cmd_sl},
     {"tokenize", "text to token ids and back with a model's tokenizer", tk_cmd_tokenize},
     {"version", "print the tinkerc version", tk_cmd_version},
 };

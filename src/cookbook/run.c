@@ -162,6 +162,7 @@ int tk_run_begin(tk_run *r, const json_t *config, int64_t resume_step, tk_err *e
                     r->log_path, dropped, (long long)resume_step);
     }
     if (!rc && config) rc = tk_runlog_write_config(r->log_path, config, e);
+    if (!rc) rc = tk_run_logs_open(r->log_path, e);
     if (!rc) r->begun = true;
     return rc;
 }

@@ -24,6 +24,7 @@ void tk_run_progress_start(tk_run *r, const char *label, int64_t start_step, int
     r->progress_plain_ = !stderr_is_terminal();
     tk_progress_set_plain(r->progress_, r->progress_plain_, 0);  /* plain: a line per step */
     tk_progress_set_initial(r->progress_, start_step);
+    tk_run_logs_set_bar(!r->progress_plain_);
     r->progress_t0_ = tk_now_s();
     r->progress_tokens_ = 0;
     r->progress_total_ = total_steps;
@@ -54,4 +55,5 @@ void tk_run_progress_end(tk_run *r) {
     if (!r || !r->progress_) return;
     tk_progress_finish(r->progress_);
     r->progress_ = NULL;
+    tk_run_logs_set_bar(false);
 }
