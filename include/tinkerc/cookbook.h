@@ -343,6 +343,23 @@ void tk_run_logs_set_bar(bool on_terminal);
 void tk_run_logs_release(void);
 
 /* ============================================================================================= */
+/* Completers: a sampling client + a renderer answer a conversation (cookbook completers.py)     */
+/* ============================================================================================= */
+
+typedef struct tk_completer_params {
+    int64_t max_tokens;            /* required, >= 1 */
+    double temperature;            /* 0: greedy */
+    bool has_seed;
+    int64_t seed;
+} tk_completer_params;
+
+/* TinkerMessageCompleter: render msgs[0..n) into a generation prompt, sample one continuation
+ * with the renderer's stop sequences, parse it into an assistant message (*out, free with
+ * tk_parsed_response_free). *n_tokens_out (may be NULL) receives the sampled length. Blocking. */
+int tk_complete_message(tk_client_sampling *s, const tk_renderer *r, const tk_message *msgs, size_t n,
+                        const tk_completer_params *p, tk_parsed_response *out, size_t *n_tokens_out, tk_err *e);
+
+/* ============================================================================================= */
 /* Supervised learning: metrics, the conversations dataset, the training loop                   */
 /* ============================================================================================= */
 

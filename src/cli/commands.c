@@ -3,8 +3,10 @@
 
 #include <stddef.h>
 
+int tk_cmd_chat(int argc, char **argv);
 int tk_cmd_export(int argc, char **argv);
 int tk_cmd_model(int argc, char **argv);
+int tk_cmd_plot(int argc, char **argv);
 int tk_cmd_render(int argc, char **argv);
 int tk_cmd_sample(int argc, char **argv);
 int tk_cmd_serve(int argc, char **argv);
@@ -13,8 +15,10 @@ int tk_cmd_tokenize(int argc, char **argv);
 int tk_cmd_version(int argc, char **argv);
 
 const tk_cli_command tk_cli_commands[] = {
+    {"chat", "talk to saved sampler weights through their renderer, turn by turn", tk_cmd_chat},
     {"export", "write an adapter as a PEFT adapter, or merged into its base model", tk_cmd_export},
     {"model", "create local models (model init: a seeded random HF model)", tk_cmd_model},
+    {"plot", "a run's learning curves (metrics.jsonl) as an SVG", tk_cmd_plot},
     {"render", "show a renderer's tokens and trained spans for a conversation", tk_cmd_render},
     {"sample", "generate from a local model (and adapter) on the engine", tk_cmd_sample},
     {"serve", "serve the Tinker API on this machine", tk_cmd_serve},
