@@ -24,6 +24,7 @@ if grep -qF "\"$PROMPT\"" examples/data/conversations.jsonl; then
 fi
 unset TINKER_API_KEY TINKER_BASE_URL TINKER_CREDENTIAL_CMD   # the embedded engine, whatever is set
 # the engine's checkpoint store for the demo, next to the run (started afresh each time)
+mkdir -p runs
 export TINKERC_DATA_DIR=runs/demo-engine
 rm -rf "$TINKERC_DATA_DIR"
 start=$(date +%s)
