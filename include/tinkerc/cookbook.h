@@ -485,6 +485,186 @@ void tk_sl_result_free(tk_sl_result *r);
 int tk_sl_train(const tk_sl_config *cfg, tk_sl_result *res, tk_err *e);
 
 /* ============================================================================================= */
+/* Preference data: labeled comparisons (DPO and reward models)                                  */
+/* ============================================================================================= */
+
+typedef enum { TK_PREF_LABEL_A, TK_PREF_LABEL_B, TK_PREF_LABEL_TIE } tk_pref_label;
+
+/* One labeled comparison (the cookbook's LabeledComparison). */
+typedef struct tk_pref_comparison {
+    int64_t line;                  /* 1-based line in the file */
+    tk_conversation prompt;        /* prompt_conversation */
+    tk_conversation a, b;          /* completion_A, completion_B (each at least one message) */
+    tk_pref_label label;
+} tk_pref_comparison;
+
+typedef struct tk_pref_dataset_options {
+    const char *path;
+    int64_t test_size;             /* after shuffling with shuffle_seed, the first test_size
+                                      comparisons are the test set (none when >= the count) */
+    uint64_t shuffle_seed;
+    bool skip_bad;                 /* skip (and count) bad rows instead of failing on the first */
+    bool keep_ties;                /* keep "Tie" rows (reward models train on them); otherwise
+                                      they are skipped and counted in stats.ties */
+} tk_pref_dataset_options;
+
+typedef struct tk_pref_dataset_stats {
+    size_t lines;                  /* non-blank lines */
+    size_t ties;                   /* "Tie" rows skipped */
+    size_t skipped;                /* bad rows skipped (at load or by tk_pref_dataset_skip) */
+    char first_skipped[512];       /* why the first one was skipped */
+} tk_pref_dataset_stats;
+
+typedef struct tk_pref_dataset tk_pref_dataset;
+
+/* Read a JSONL file of comparisons. Each line is either the cookbook's
+ *   {"comparison": {"prompt_conversation": [...], "completion_A": [...], "completion_B": [...]},
+ *    "label": "A" | "B" | "Tie"}
+ * or {"prompt": [...], "chosen": [...], "rejected": [...]} (label A = chosen). Message lists use
+ * the conversation JSON shape (renderers.h); in the second shape a string stands for one message
+ * (prompt: user, chosen/rejected: assistant). A bad row (not JSON, neither shape, an empty or
+ * missing completion, a completion without an assistant message, a label other than A/B/Tie)
+ * is TK_EINVAL / TK_EPARSE naming "<file>:<line>", or with skip_bad skipped and counted. An
+ * empty result is TK_EINVAL. Needs no tokenizer. Free with tk_pref_dataset_free. */
+int tk_pref_dataset_load(const tk_pref_dataset_options *o, tk_pref_dataset **out, tk_err *e);
+/* The comparisons after shuffling (owned by d): the first *n_test are the test split. */
+const tk_pref_comparison *tk_pref_dataset_comparisons(const tk_pref_dataset *d, size_t *n,
+                                                      size_t *n_test);
+/* A comparison found bad after loading (by a renderer): with skip_bad counted (0 returned),
+ * otherwise *why is copied to e and rc returned. */
+int tk_pref_dataset_skip(tk_pref_dataset *d, int rc, const tk_err *why, tk_err *e);
+const tk_pref_dataset_stats *tk_pref_dataset_get_stats(const tk_pref_dataset *d);
+const char *tk_pref_dataset_path(const tk_pref_dataset *d);
+void tk_pref_dataset_free(tk_pref_dataset *d);
+
+/* ============================================================================================= */
+/* DPO: pairs, the loss and its gradient, the training loop                                      */
+/* ============================================================================================= */
+
+/* The two datums of a comparison (DPODatasetBuilderFromComparisons): out[0] the chosen
+ * completion, out[1] the rejected one, each build_supervised_example(prompt + completion,
+ * LAST_ASSISTANT_MESSAGE) cut to max_length (<= 0: no limit) with reduction=none (the weights
+ * sum the sequence log-probability). Tokens, targets and weights live in a. A tie, or a side
+ * with no trained token left (a prompt as long as max_length) is TK_EINVAL / TK_ERANGE naming
+ * `where` and the side. */
+int tk_dpo_render_pair(const tk_renderer *r, const tk_pref_comparison *c, int64_t max_length,
+                       const char *where, tk_arena *a, tk_wire_datum out[2], tk_err *e);
+
+/* The DPO loss of n_pairs pairs, with data interleaved as upstream (data[2i] chosen, data[2i+1]
+ * rejected): per datum the policy's sequence log-prob π = Σ_k w_k·logprobs[i][k] (w its
+ * "weights") and the reference's ref_sums[i] (the same sum over the reference's logprobs);
+ * Δ = π − ref; loss = mean over pairs of −log σ(β·(Δchosen − Δrejected)). grad (may be NULL):
+ * grad[i][0..lens[i]) receives d loss / d logprobs[i] (float, overwritten). TK_EINVAL when a
+ * logprobs length differs from the datum's weights. */
+typedef struct tk_dpo_stats {
+    double loss;                   /* dpo_loss */
+    double accuracy;               /* fraction of pairs with Δchosen > Δrejected */
+    double margin;                 /* mean β·(Δchosen − Δrejected) */
+    double chosen_reward;          /* mean β·Δchosen */
+    double rejected_reward;        /* mean β·Δrejected */
+    size_t num_pairs;
+} tk_dpo_stats;
+int tk_dpo_loss(const tk_wire_datum *data, size_t n_pairs, const float *const *logprobs,
+                const size_t *lens, const double *ref_sums, double beta, float *const *grad,
+                tk_dpo_stats *out, tk_err *e);
+
+/* The sequence log-prob of datum d under a sampler's compute_logprobs answer for the full
+ * sequence (model_input + the last target token; lp[0] has no prediction): Σ_k w_k·lp[k+1].
+ * TK_EINVAL when n_lp is not the datum's length + 1 (the reference does not match the datum:
+ * another tokenizer or a truncated answer) or a weighted logprob is not finite. */
+int tk_dpo_reference_sum(const tk_wire_datum *d, const float *lp, size_t n_lp, double *out,
+                         tk_err *e);
+
+/* The configuration of `tinkerc dpo`: the cookbook's train_dpo.Config names and defaults plus
+ * the comparison file's (docs/dpo.md lists every one). Fill with tk_opts_defaults(tk_dpo_options,
+ * &cfg) and tk_opts_parse_args; free with tk_opts_free. */
+typedef struct tk_dpo_config {
+    char *log_path;
+    char *model_name;
+    char *load_checkpoint_path;
+    char *renderer_name;
+    char *dataset;
+    int64_t test_size;
+    int64_t shuffle_seed;
+    int64_t max_length;
+    int64_t batch_size;            /* comparisons (pairs) per step */
+    double learning_rate;
+    char *lr_schedule;
+    int64_t num_epochs;
+    double dpo_beta;
+    int64_t max_steps;
+    int64_t lora_rank;
+    int64_t seed;
+    char *base_url;
+    char *reference_model_path;    /* tinker://…/sampler_weights/…; NULL: the starting weights */
+    int64_t save_every;
+    int64_t eval_every;
+    int64_t ttl_seconds;
+    double adam_beta1, adam_beta2, adam_eps;
+    char *behavior_if_log_dir_exists;
+    char *on_bad_example;
+} tk_dpo_config;
+
+extern const tk_opt tk_dpo_options[];
+
+/* What a finished tk_dpo_train did. Strings owned (tk_dpo_result_free). */
+typedef struct tk_dpo_result {
+    int64_t start_step, end_step, total_steps;
+    bool already_complete;
+    double seconds;
+    int64_t tokens;
+    double first_accuracy, last_accuracy;   /* train accuracy of the first / last step row */
+    double first_margin, last_margin;
+    double first_loss, last_loss;
+    size_t train_pairs, test_pairs, skipped, ties;
+    char *state_path, *sampler_path, *reference_path, *log_path;
+} tk_dpo_result;
+void tk_dpo_result_free(tk_dpo_result *r);
+
+/* The cookbook's DPO loop: load and check the comparisons, open the run (tk_run_open), render
+ * the pairs, make the reference — a frozen sampler of the starting weights saved as
+ * sampler_weights/reference (or reference_model_path, whose base model must be the policy's) and
+ * recorded in every checkpoint so a resumed run keeps the same reference — then per step: the
+ * LR from the schedule, the test pairs' DPO metrics when eval_every divides the step (before the
+ * step), the reference's sequence log-probs (compute_logprobs, computed once per comparison and
+ * kept: the reference never changes), forward_backward_custom with tk_dpo_loss, optim_step, a
+ * checkpoint right after the step when save_every divides it (the record names the NEXT batch:
+ * resuming replays nothing), a metrics.jsonl row; at the end the "final" checkpoint. Bad input
+ * fails before log_path is touched. */
+int tk_dpo_train(const tk_dpo_config *cfg, tk_dpo_result *res, tk_err *e);
+
+/* ============================================================================================= */
+/* Reward models: pairwise comparisons as supervised data, and the preference model              */
+/* ============================================================================================= */
+
+/* The conversation a pairwise reward model reads (ComparisonRendererFromChatRenderer):
+ * prompt + [system "==== Completion A ===="] + A + [system "==== Completion B ===="] + B +
+ * [system "==== Preference ===="], then, when with_label, an assistant message holding the
+ * label ("A", "B" or "Tie"). Messages are deep-copied into *out (zeroed first; free with
+ * tk_conversation_free). */
+int tk_rm_comparison_conversation(const tk_pref_comparison *c, bool with_label,
+                                  tk_conversation *out, tk_err *e);
+
+/* The preference model (PreferenceModelFromChatRenderer): render the comparison without label
+ * as a generation prompt, sample ONE token at temperature 0 from a reward model's sampler, decode
+ * it (stripped): "A" -> -1, "B" -> +1, "Tie" -> 0; anything else -> 0 with *valid = false (may
+ * be NULL) and a warning. Blocking; any thread (the sampler is thread-safe). */
+int tk_preference_model_score(tk_client_sampling *rm, const tk_renderer *r,
+                              const tk_pref_comparison *c, double *score, bool *valid, tk_err *e);
+
+/* `tinkerc rm`: the supervised loop (tk_sl_train) on ChatDatasetBuilderFromComparisons data:
+ * every comparison (ties included) rendered with tk_rm_comparison_conversation + its label,
+ * trained on the label's first token only. swap=false: each comparison is swapped with
+ * probability 1/2 (tk_rng seeded 0, in file order); swap=true: both orders. The options are
+ * tk_sl_options with `dataset` a comparison file (tk_pref_dataset_load), plus swap. */
+typedef struct tk_rm_config {
+    tk_sl_config sl;               /* train_on_what and truncate_long_examples are not used */
+    bool swap;
+} tk_rm_config;
+extern const tk_opt tk_rm_options[];
+int tk_rm_train(const tk_rm_config *cfg, tk_sl_result *res, tk_err *e);
+
+/* ============================================================================================= */
 /* Plots                                                                                         */
 /* ============================================================================================= */
 

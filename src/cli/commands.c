@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 int tk_cmd_chat(int argc, char **argv);
+int tk_cmd_dpo(int argc, char **argv);
 int tk_cmd_export(int argc, char **argv);
 int tk_cmd_model(int argc, char **argv);
 int tk_cmd_plot(int argc, char **argv);
@@ -16,6 +17,7 @@ int tk_cmd_version(int argc, char **argv);
 
 const tk_cli_command tk_cli_commands[] = {
     {"chat", "talk to saved sampler weights through their renderer, turn by turn", tk_cmd_chat},
+    {"dpo", "preference tuning (DPO) on a JSONL file of comparisons", tk_cmd_dpo},
     {"export", "write an adapter as a PEFT adapter, or merged into its base model", tk_cmd_export},
     {"model", "create local models (model init: a seeded random HF model)", tk_cmd_model},
     {"plot", "a run's learning curves (metrics.jsonl) as an SVG", tk_cmd_plot},
