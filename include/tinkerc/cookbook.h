@@ -597,6 +597,7 @@ typedef struct tk_dpo_config {
     int64_t seed;
     char *base_url;
     char *reference_model_path;    /* tinker://…/sampler_weights/…; NULL: the starting weights */
+    int64_t reference_concurrency; /* compute_logprobs requests in flight (tinkerc) */
     int64_t save_every;
     int64_t eval_every;
     int64_t ttl_seconds;

@@ -31,6 +31,7 @@ const tk_opt tk_dpo_options[] = {
     OPT("seed", TK_OPT_INT, seed, NULL, "LoRA initialisation seed (tinkerc; default: the service's)", .nullable = true),
     OPT("base_url", TK_OPT_STRING, base_url, NULL, "service URL; default $TINKER_BASE_URL, the hosted service with $TINKER_API_KEY, else local", .nullable = true),
     OPT("reference_model_path", TK_OPT_STRING, reference_model_path, NULL, "tinker://.../sampler_weights/... of the reference (tinkerc; default: the starting weights)", .nullable = true),
+    OPT("reference_concurrency", TK_OPT_INT, reference_concurrency, "64", "reference compute_logprobs requests in flight; 1: bit-for-bit repeatable on the local engine, whose concurrent requests share prefill batches (tinkerc)"),
     OPT("save_every", TK_OPT_INT, save_every, "20", "state + sampler checkpoint every N steps (0: off)"),
     OPT("eval_every", TK_OPT_INT, eval_every, "10", "test-pair DPO metrics every N steps, before the step (0: off)"),
     OPT("ttl_seconds", TK_OPT_INT, ttl_seconds, "604800", "lifetime of periodic checkpoints (the final one is kept)", .nullable = true),

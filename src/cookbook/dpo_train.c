@@ -87,42 +87,46 @@ static void set_epoch(loop *L, int64_t epoch) {
  * of the full sequence (model_input + the last target), all submitted, then awaited. The
  * reference is frozen, so each comparison is asked once per run (upstream asks every step). */
 static int ensure_reference(loop *L, split *s, const size_t *pairs, size_t n_pairs, tk_err *e) {
-    size_t n = 2 * n_pairs;
+    size_t n = 2 * n_pairs, window = (size_t)L->cfg->reference_concurrency;
     tk_client_task **tasks = calloc(n ? n : 1, sizeof *tasks);
     tk_arena *a = tk_arena_new(0);
     int rc = tasks && a ? 0 : oom(e);
-    for (size_t j = 0; !rc && j < n; j++) {
-        size_t i = 2 * pairs[j / 2] + j % 2;
-        if (!isnan(s->ref[i])) continue;
-        const tk_wire_datum *d = &s->data[i];
-        const tk_wire_tensor *t = tk_wire_tensor_map_get(&d->loss_fn_inputs, "target_tokens");
-        size_t len = d->model_input.chunks[0].n_tokens;
-        int32_t *full = tk_arena_alloc(a, (len + 1) * sizeof *full);
-        tk_wire_chunk *ch = tk_arena_zalloc(a, sizeof *ch);
-        if (!full || !ch) {
-            rc = oom(e);
-            break;
+    /* up to `window` requests in flight, then await them in order */
+    for (size_t j0 = 0; !rc && j0 < n; j0 += window) {
+        size_t j1 = j0 + window < n ? j0 + window : n;
+        for (size_t j = j0; !rc && j < j1; j++) {
+            size_t i = 2 * pairs[j / 2] + j % 2;
+            if (!isnan(s->ref[i])) continue;
+            const tk_wire_datum *d = &s->data[i];
+            const tk_wire_tensor *t = tk_wire_tensor_map_get(&d->loss_fn_inputs, "target_tokens");
+            size_t len = d->model_input.chunks[0].n_tokens;
+            int32_t *full = tk_arena_alloc(a, (len + 1) * sizeof *full);
+            tk_wire_chunk *ch = tk_arena_zalloc(a, sizeof *ch);
+            if (!full || !ch) {
+                rc = oom(e);
+                break;
+            }
+            memcpy(full, d->model_input.chunks[0].tokens, len * sizeof *full);
+            full[len] = (int32_t)t->data.i64[t->n - 1];
+            *ch = (tk_wire_chunk){.type = TK_WIRE_CHUNK_ENCODED_TEXT, .tokens = full, .n_tokens = len + 1};
+            tk_wire_model_input mi = {ch, 1};
+            rc = tk_client_sampling_compute_logprobs(L->reference, &mi, &tasks[j], e);
         }
-        memcpy(full, d->model_input.chunks[0].tokens, len * sizeof *full);
-        full[len] = (int32_t)t->data.i64[t->n - 1];
-        *ch = (tk_wire_chunk){.type = TK_WIRE_CHUNK_ENCODED_TEXT, .tokens = full, .n_tokens = len + 1};
-        tk_wire_model_input mi = {ch, 1};
-        rc = tk_client_sampling_compute_logprobs(L->reference, &mi, &tasks[j], e);
-    }
-    for (size_t j = 0; j < n; j++) {
-        if (!tasks[j]) continue;
-        size_t i = 2 * pairs[j / 2] + j % 2;
-        float *lp = NULL;
-        size_t n_lp = 0;
-        if (!rc) {
-            rc = tk_client_logprobs_result(tasks[j], -1, a, &lp, &n_lp, e);
-            if (!rc) rc = tk_dpo_reference_sum(&s->data[i], lp, n_lp, &s->ref[i], e);
-            if (rc)
-                tk_err_prefix(e, "reference log-probs of %s:%lld (%s): ", tk_pref_dataset_path(L->prefs),
-                              (long long)s->lines[i / 2], i % 2 ? "rejected" : "chosen");
+        for (size_t j = j0; j < j1; j++) {
+            if (!tasks[j]) continue;
+            size_t i = 2 * pairs[j / 2] + j % 2;
+            float *lp = NULL;
+            size_t n_lp = 0;
+            if (!rc) {
+                rc = tk_client_logprobs_result(tasks[j], -1, a, &lp, &n_lp, e);
+                if (!rc) rc = tk_dpo_reference_sum(&s->data[i], lp, n_lp, &s->ref[i], e);
+                if (rc)
+                    tk_err_prefix(e, "reference log-probs of %s:%lld (%s): ", tk_pref_dataset_path(L->prefs),
+                                  (long long)s->lines[i / 2], i % 2 ? "rejected" : "chosen");
+            }
+            tk_client_task_release(tasks[j]);
+            tasks[j] = NULL;
         }
-        tk_client_task_release(tasks[j]);
-        tasks[j] = NULL;
     }
     free(tasks);
     tk_arena_free(a);
@@ -365,6 +369,8 @@ static int check_config(const tk_dpo_config *c, tk_lr_schedule *sched, tk_err *e
     if (c->max_steps != TK_OPT_UNSET_INT && c->max_steps < 0)
         return tk_err_set(e, TK_EINVAL, "max_steps=%lld: must be >= 0 or none", (long long)c->max_steps);
     if (c->lora_rank < 1) return tk_err_set(e, TK_EINVAL, "lora_rank=%lld: must be >= 1", (long long)c->lora_rank);
+    if (c->reference_concurrency < 1)
+        return tk_err_set(e, TK_EINVAL, "reference_concurrency=%lld: must be >= 1", (long long)c->reference_concurrency);
     if (c->save_every < 0 || c->eval_every < 0) return tk_err_set(e, TK_EINVAL, "save_every and eval_every must be >= 0");
     if (c->test_size < 0) return tk_err_set(e, TK_EINVAL, "test_size=%lld: must be >= 0", (long long)c->test_size);
     if (!(c->learning_rate >= 0)) return tk_err_set(e, TK_EINVAL, "learning_rate=%g: must be >= 0", c->learning_rate);
