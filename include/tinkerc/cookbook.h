@@ -389,6 +389,8 @@ typedef struct tk_sl_dataset_options {
                                       of failing on the first */
     bool truncate_long;            /* cut examples longer than max_length (upstream's behaviour)
                                       instead of treating them as bad */
+    bool first_trained_token_only; /* cut each example right after its first weight-1 token
+                                      (reward-model comparisons: only the label's first token) */
 } tk_sl_dataset_options;
 
 typedef struct tk_sl_dataset_stats {
@@ -404,6 +406,10 @@ typedef struct tk_sl_dataset tk_sl_dataset;
  * A bad line is TK_EINVAL / TK_EPARSE naming "<file>:<line>" (or skipped with skip_bad); an empty
  * dataset is TK_EINVAL. Needs no tokenizer, so it runs before anything is started. */
 int tk_sl_dataset_load(const tk_sl_dataset_options *o, tk_sl_dataset **out, tk_err *e);
+/* The same from conversations already in memory: convs[0..n) are taken (moved out and zeroed,
+ * whatever happens); lines[i] (NULL: i + 1) is what errors name after o->path. */
+int tk_sl_dataset_from_conversations(const tk_sl_dataset_options *o, tk_conversation *convs,
+                                     const int64_t *lines, size_t n, tk_sl_dataset **out, tk_err *e);
 /* Render every example with r (borrowed; only used during the call) into datums with
  * reduction=mean. Examples that the renderer refuses, longer than max_length, or with no trained
  * token are bad (error naming file:line, or skipped). */
@@ -646,12 +652,29 @@ int tk_dpo_train(const tk_dpo_config *cfg, tk_dpo_result *res, tk_err *e);
 int tk_rm_comparison_conversation(const tk_pref_comparison *c, bool with_label,
                                   tk_conversation *out, tk_err *e);
 
+/* The preference a reward model's answer states: "A" -> -1, "B" -> +1, "Tie" -> 0 (surrounding
+ * whitespace ignored); false (and 0) for anything else. */
+bool tk_preference_from_text(const char *text, double *score);
+
 /* The preference model (PreferenceModelFromChatRenderer): render the comparison without label
  * as a generation prompt, sample ONE token at temperature 0 from a reward model's sampler, decode
  * it (stripped): "A" -> -1, "B" -> +1, "Tie" -> 0; anything else -> 0 with *valid = false (may
  * be NULL) and a warning. Blocking; any thread (the sampler is thread-safe). */
 int tk_preference_model_score(tk_client_sampling *rm, const tk_renderer *r,
                               const tk_pref_comparison *c, double *score, bool *valid, tk_err *e);
+
+/* How a reward model's preferences agree with labels: n comparisons scored (ties are left out),
+ * how many answers were A/B/Tie, how many matched the label. */
+typedef struct tk_rm_agreement {
+    size_t n, valid, agree;
+    double seconds;
+} tk_rm_agreement;
+
+/* Score c[0..n) with the preference model of sampler_path (a reward model's sampler weights)
+ * rendered by renderer_name, connecting like tk_run_open (base_url NULL: the environment, else
+ * local). Blocking. */
+int tk_rm_agreement_of(const char *base_url, const char *sampler_path, const char *renderer_name,
+                       const tk_pref_comparison *c, size_t n, tk_rm_agreement *out, tk_err *e);
 
 /* `tinkerc rm`: the supervised loop (tk_sl_train) on ChatDatasetBuilderFromComparisons data:
  * every comparison (ties included) rendered with tk_rm_comparison_conversation + its label,
@@ -661,9 +684,13 @@ int tk_preference_model_score(tk_client_sampling *rm, const tk_renderer *r,
 typedef struct tk_rm_config {
     tk_sl_config sl;               /* train_on_what and truncate_long_examples are not used */
     bool swap;
+    int64_t score_comparisons;     /* after training, score this many comparisons of the file
+                                      with the final weights' preference model (0: none) */
 } tk_rm_config;
 extern const tk_opt tk_rm_options[];
-int tk_rm_train(const tk_rm_config *cfg, tk_sl_result *res, tk_err *e);
+/* agreement (may be NULL) receives the scoring of score_comparisons comparisons (zeros when
+ * none were scored). */
+int tk_rm_train(const tk_rm_config *cfg, tk_sl_result *res, tk_rm_agreement *agreement, tk_err *e);
 
 /* ============================================================================================= */
 /* Plots                                                                                         */

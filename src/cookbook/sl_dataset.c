@@ -27,6 +27,8 @@ struct tk_sl_dataset {
     tk_sl_dataset_stats stats;
 };
 
+static void shuffle_split(tk_sl_dataset *d);
+
 static const char *const k_roles[] = {"system", "user", "assistant", "tool", "developer", "tool_declare", NULL};
 
 /* A bad example: an error (raise), or a warning and a count (skip). */
@@ -139,6 +141,43 @@ int tk_sl_dataset_load(const tk_sl_dataset_options *o, tk_sl_dataset **out, tk_e
         tk_sl_dataset_free(d);
         return rc;
     }
+    shuffle_split(d);
+    *out = d;
+    return 0;
+}
+
+int tk_sl_dataset_from_conversations(const tk_sl_dataset_options *o, tk_conversation *convs, const int64_t *lines,
+                                     size_t n, tk_sl_dataset **out, tk_err *e) {
+    *out = NULL;
+    tk_sl_dataset *d = calloc(1, sizeof *d);
+    int rc = d ? 0 : tk_err_set(e, TK_ENOMEM, "out of memory");
+    if (!rc) {
+        d->o = *o;
+        d->path = tk_strdup(o->path ? o->path : "(conversations)");
+        d->o.path = d->path;
+        d->arena = tk_arena_new(0);
+        if (!d->path || !d->arena) rc = tk_err_set(e, TK_ENOMEM, "out of memory");
+    }
+    if (!rc && n == 0) rc = tk_err_set(e, TK_EINVAL, "dataset %s: no examples", d->path);
+    for (size_t i = 0; i < n; i++) {
+        row r = {.line = lines ? lines[i] : (int64_t)i + 1, .conv = convs[i]};
+        memset(&convs[i], 0, sizeof convs[i]);
+        if (!rc && tk_vec_push(&d->rows, r)) rc = tk_err_set(e, TK_ENOMEM, "out of memory");
+        if (rc) tk_conversation_free(&r.conv);
+    }
+    if (rc) {
+        tk_sl_dataset_free(d);
+        return rc;
+    }
+    d->stats.lines = n;
+    shuffle_split(d);
+    *out = d;
+    return 0;
+}
+
+/* Shuffle the rows with shuffle_seed, then the first test_size rows are the test set. */
+static void shuffle_split(tk_sl_dataset *d) {
+    const tk_sl_dataset_options *o = &d->o;
     /* shuffle with shuffle_seed, then the first test_size rows are the test set; a test_size
      * that leaves nothing to train on means no test set (as upstream) */
     tk_rng rng;
@@ -148,8 +187,6 @@ int tk_sl_dataset_load(const tk_sl_dataset_options *o, tk_sl_dataset **out, tk_e
     else if (o->test_size > 0)
         tk_warn("test_size=%lld is not smaller than the %zu examples of %s: no test set, all of them train",
                 (long long)o->test_size, d->rows.len, d->path);
-    *out = d;
-    return 0;
 }
 
 /* Render one conversation into a datum in the arena. */
@@ -161,6 +198,13 @@ static int render_row(tk_sl_dataset *d, const tk_renderer *r, const row *rw, tk_
     int rc = tk_renderer_build_supervised_example(r, rw->conv.messages, rw->conv.n_messages, d->o.train_on_what,
                                                   &tokens, &weights, e);
     if (rc) tk_err_prefix(e, "%s: ", where);
+    if (!rc && d->o.first_trained_token_only) {   /* as ComparisonRendererFromChatRenderer */
+        for (size_t i = 0; i < weights.len; i++)
+            if (weights.data[i] == 1.0f) {
+                tokens.len = weights.len = i + 1;
+                break;
+            }
+    }
     if (!rc && d->o.max_length > 0 && (int64_t)tokens.len > d->o.max_length && !d->o.truncate_long)
         rc = tk_err_set(e, TK_ERANGE, "%s: %zu tokens, longer than max_length=%lld (raise max_length, or pass "
                                       "on_bad_example=skip or truncate_long_examples=true)",

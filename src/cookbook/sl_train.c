@@ -1,6 +1,7 @@
 /* The cookbook's supervised fine-tuning loop (supervised/train.py) over tk_run: pipelined steps,
  * evaluation before the step, checkpoints that resume without replaying a batch. */
 #include "tinkerc/cookbook.h"
+#include "sl_internal.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -300,8 +301,11 @@ void tk_sl_result_free(tk_sl_result *r) {
     memset(r, 0, sizeof *r);
 }
 
-int tk_sl_train(const tk_sl_config *c, tk_sl_result *res, tk_err *e) {
+int tk_sl_train(const tk_sl_config *c, tk_sl_result *res, tk_err *e) { return tk_sl_train_with(c, NULL, res, e); }
+
+int tk_sl_train_with(const tk_sl_config *c, const tk_sl_train_hooks *h, tk_sl_result *res, tk_err *e) {
     memset(res, 0, sizeof *res);
+    tk_sl_dataset *given = h ? h->dataset : NULL;   /* taken */
     res->first_test_nll = res->last_test_nll = res->first_train_nll = res->last_train_nll = NAN;
     loop L = {.cfg = c};
     tk_train_on_what what;
@@ -309,7 +313,10 @@ int tk_sl_train(const tk_sl_config *c, tk_sl_result *res, tk_err *e) {
     int rc = check_config(c, &L.schedule, e);
     if (!rc) rc = tk_train_on_what_parse(c->train_on_what, &what, e);
     if (!rc) rc = tk_logdir_behavior_parse(c->behavior_if_log_dir_exists, &behavior, e);
-    if (rc) return rc;
+    if (rc) {
+        tk_sl_dataset_free(given);
+        return rc;
+    }
 
     /* 1. the dataset's lines, before anything is started */
     tk_sl_dataset_options dopt = {.path = c->dataset, .test_size = c->test_size, .shuffle_seed = (uint64_t)c->shuffle_seed,
@@ -317,7 +324,8 @@ int tk_sl_train(const tk_sl_config *c, tk_sl_result *res, tk_err *e) {
                                   .max_length = c->max_length == TK_OPT_UNSET_INT ? 0 : c->max_length,
                                   .skip_bad = !strcmp(c->on_bad_example, "skip"),
                                   .truncate_long = c->truncate_long_examples};
-    if ((rc = tk_sl_dataset_load(&dopt, &L.data, e))) return rc;
+    if (given) L.data = given;
+    else if ((rc = tk_sl_dataset_load(&dopt, &L.data, e))) return rc;
 
     /* 2. the run: log_path decision, service, training client, tokenizer, renderer */
     tk_run_options ro;
@@ -331,7 +339,7 @@ int tk_sl_train(const tk_sl_config *c, tk_sl_result *res, tk_err *e) {
     ro.seed = c->seed;
     ro.load_checkpoint_path = c->load_checkpoint_path;
     ro.base_url = c->base_url;
-    ro.recipe_name = "tinkerc sl";
+    ro.recipe_name = h && h->recipe_name ? h->recipe_name : "tinkerc sl";
     rc = tk_run_open(&ro, &L.run, e);
 
     /* 3. render, size the run */
@@ -374,7 +382,8 @@ int tk_sl_train(const tk_sl_config *c, tk_sl_result *res, tk_err *e) {
         /* config.json: the options as run, with the learning rate that was used */
         tk_sl_config resolved = *c;
         resolved.learning_rate = L.lr;
-        if (!(config = tk_opts_to_json(tk_sl_options, &resolved))) rc = oom(e);
+        if (!(config = h && h->config_json ? h->config_json(&resolved, h->user) : tk_opts_to_json(tk_sl_options, &resolved)))
+            rc = oom(e);
         if (!rc && !c->renderer_name && tk_json_set_new(config, "renderer_name", json_string(L.run->renderer_name))) rc = oom(e);
         if (!rc && L.run->logdir == TK_LOGDIR_CONTINUE) warn_config_changes(L.run->log_path, config);
     }
@@ -396,7 +405,7 @@ int tk_sl_train(const tk_sl_config *c, tk_sl_result *res, tk_err *e) {
     if (!rc && !(L.ring = calloc(L.cap, sizeof *L.ring))) rc = oom(e);
     bool did_train = !rc && start_epoch < c->num_epochs && start_step < L.total_steps;
     double t0 = tk_now_s();
-    if (did_train) tk_run_progress_start(L.run, "sl", start_step, L.total_steps);
+    if (did_train) tk_run_progress_start(L.run, h && h->label ? h->label : "sl", start_step, L.total_steps);
     for (int64_t epoch = start_epoch; did_train && !rc && epoch < c->num_epochs; epoch++) {
         tk_sl_dataset_set_epoch(L.data, epoch);
         for (int64_t b = epoch == start_epoch ? start_batch : 0; !rc && b < L.n_batches; b++) {
