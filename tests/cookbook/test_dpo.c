@@ -396,6 +396,89 @@ static void test_long_prompt_and_reference_mismatch(void **state) {
     free(p);
 }
 
+/* ---- reward models ------------------------------------------------------------------------------ */
+
+static void test_rm_conversation_and_label_token(void **state) {
+    char *p = write_file("rm.jsonl", CMP("Say hi.", "Hi!", "Hello there, friend.", "\"B\"")
+                                         CMP("Pick one.", "One.", "Two.", "\"Tie\""));
+    tk_err e = {0};
+    tk_pref_dataset *d;
+    tk_pref_dataset_options o = popts(p);
+    o.keep_ties = true;
+    assert_ok(tk_pref_dataset_load(&o, &d, &e), &e);
+    size_t n;
+    const tk_pref_comparison *c = tk_pref_dataset_comparisons(d, &n, NULL);
+    assert_int_equal(n, 2);
+    /* the layout of upstream's ComparisonRendererFromChatRenderer (preference/types.py) */
+    const tk_pref_comparison *b = c[0].line == 1 ? &c[0] : &c[1];
+    tk_conversation conv;
+    assert_ok(tk_rm_comparison_conversation(b, true, &conv, &e), &e);
+    const char *roles[] = {"user", "system", "assistant", "system", "assistant", "system", "assistant"};
+    const char *texts[] = {"Say hi.", "==== Completion A ====", "Hi!", "==== Completion B ====", "Hello there, friend.",
+                           "==== Preference ====", "B"};
+    assert_int_equal(conv.n_messages, 7);
+    for (size_t i = 0; i < 7; i++) {
+        assert_string_equal(conv.messages[i].role, roles[i]);
+        assert_string_equal(conv.messages[i].content, texts[i]);
+    }
+    tk_conversation_free(&conv);
+    assert_ok(tk_rm_comparison_conversation(b, false, &conv, &e), &e);
+    assert_int_equal(conv.n_messages, 6);
+    tk_conversation_free(&conv);
+
+    /* rendered and cut right after the first trained token: with qwen3_disable_thinking that is
+     * the label; with qwen3 it would be <think> (why tinkerc rm switches qwen3 models) */
+    tk_renderer *nothink;
+    assert_ok(tk_renderer_new("qwen3_disable_thinking", g_tok, NULL, &nothink, &e), &e);
+    const tk_renderer *rs[2] = {nothink, g_r};
+    const char *want[2][2] = {{"B", "T"}, {"<think>", "<think>"}};
+    for (int ri = 0; ri < 2; ri++) {
+        tk_conversation convs[2];
+        int64_t lines[2];
+        for (size_t i = 0; i < 2; i++) {
+            assert_ok(tk_rm_comparison_conversation(&c[i], true, &convs[i], &e), &e);
+            lines[i] = c[i].line;
+        }
+        tk_sl_dataset_options so = {.path = p, .train_on_what = TK_TRAIN_LAST_ASSISTANT_MESSAGE, .first_trained_token_only = true};
+        tk_sl_dataset *sd;
+        assert_ok(tk_sl_dataset_from_conversations(&so, convs, lines, 2, &sd, &e), &e);
+        assert_null(convs[0].messages);   /* taken */
+        assert_ok(tk_sl_dataset_render(sd, rs[ri], &e), &e);
+        assert_int_equal(tk_sl_dataset_n_train(sd), 2);
+        tk_wire_datum batch[2];
+        int64_t bl[2];
+        assert_ok(tk_sl_dataset_get_batch(sd, 0, 2, batch, bl, &e), &e);
+        for (int k = 0; k < 2; k++) {
+            const tk_wire_tensor *w = tk_wire_tensor_map_get(&batch[k].loss_fn_inputs, "weights");
+            const tk_wire_tensor *t = tk_wire_tensor_map_get(&batch[k].loss_fn_inputs, "target_tokens");
+            for (size_t j = 0; j + 1 < w->n; j++) assert_true(w->data.f32[j] == 0.0f);
+            assert_true(w->data.f32[w->n - 1] > 0);   /* the sequence ends at its only trained token */
+            int32_t id = (int32_t)t->data.i64[t->n - 1];
+            tk_buf text = {0};
+            assert_ok(tk_tokenizer_decode(g_tok, &id, 1, false, &text, &e), &e);
+            const char *expect = want[ri][bl[k] == b->line ? 0 : 1];
+            if (strncmp(text.data, expect, strlen(expect)))
+                fail_msg("renderer %d line %lld: trained token \"%s\", expected \"%s\"", ri, (long long)bl[k], text.data, expect);
+            tk_buf_free(&text);
+        }
+        tk_sl_dataset_free(sd);
+    }
+    tk_renderer_free(nothink);
+    tk_pref_dataset_free(d);
+    free(p);
+
+    /* what a sampled answer means */
+    double sc;
+    assert_true(tk_preference_from_text("A", &sc) && sc == -1);
+    assert_true(tk_preference_from_text(" B\n", &sc) && sc == 1);
+    assert_true(tk_preference_from_text("Tie", &sc) && sc == 0);
+    assert_false(tk_preference_from_text("C", &sc));
+    assert_true(sc == 0);
+    assert_false(tk_preference_from_text("AB", &sc));
+    assert_false(tk_preference_from_text("", &sc));
+    assert_false(tk_preference_from_text("<think>", &sc));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loss_against_torch),
@@ -403,6 +486,7 @@ int main(void) {
         cmocka_unit_test(test_shapes_ties_pairs),
         cmocka_unit_test(test_bad_rows),
         cmocka_unit_test(test_long_prompt_and_reference_mismatch),
+        cmocka_unit_test(test_rm_conversation_and_label_token),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
