@@ -44,6 +44,11 @@ assert test[-1]["test/nll"] < 0.5 * test[0]["test/nll"]
 cks = [json.loads(l) for l in open(os.path.join(d, "checkpoints.jsonl"))]
 assert [c["name"] for c in cks] == ["000005", "final"], cks
 PY
+# the same scoring of the untouched model (learning_rate=0): it answers none with A, B or Tie
+"$T" rm "${ARGS[@]}" log_path="$tmp/untrained" learning_rate=0 max_steps=1 eval_every=0 >"$tmp/untrained.out" 2>&1 \
+  || { cat "$tmp/untrained.out"; fail "untrained scoring"; }
+grep -q 'preference model on 16 comparisons: 0 answered A/B/Tie' "$tmp/untrained.out" \
+  || { cat "$tmp/untrained.out"; fail "the untrained model's answers counted as preferences"; }
 # swap=true: both orders of every comparison
 "$T" rm "${ARGS[@]}" log_path="$tmp/swap" swap=true max_steps=1 score_comparisons=0 >"$tmp/swap.out" 2>&1 \
   || { cat "$tmp/swap.out"; fail "swap=true"; }
