@@ -163,6 +163,9 @@ static int open_reference(loop *L, tk_err *e) {
     if (L->run->resuming && !rec)
         rc = tk_err_set(e, TK_EINVAL, "the checkpoint to resume from records no reference_path (not a tinkerc dpo run?)");
     else if (rec || L->cfg->reference_model_path) {
+        if (rec && L->cfg->reference_model_path && strcmp(rec, L->cfg->reference_model_path))
+            tk_warn("resuming with the run's reference %s (reference_model_path=%s is ignored)", rec,
+                    L->cfg->reference_model_path);
         if (!(L->reference_path = tk_strdup(rec ? rec : L->cfg->reference_model_path))) rc = oom(e);
         tk_wire_tinker_path tp;
         if (!rc && (rc = tk_wire_tinker_path_parse(L->reference_path, a, &tp, e))) tk_err_prefix(e, "reference_model_path: ");
