@@ -64,7 +64,8 @@ mean = lambda rs, k: sum(r[k] for r in rs) / len(rs)
 print("accuracy %.2f -> %.2f, margin %.3f -> %.3f, loss %.3f -> %.3f" % (
     mean(first, "accuracy"), mean(last, "accuracy"), mean(first, "margin"), mean(last, "margin"),
     mean(first, "dpo_loss"), mean(last, "dpo_loss")))
-assert mean(last, "accuracy") >= 0.95 and mean(last, "accuracy") > mean(first, "accuracy")
+# step 0 compares equal models (margins ~1e-8): its accuracy is a coin flip, so ">=" here
+assert mean(last, "accuracy") >= 0.95 and mean(last, "accuracy") >= mean(first, "accuracy")
 assert mean(last, "margin") > mean(first, "margin") + 1.0
 assert mean(last, "dpo_loss") < 0.5 * mean(first, "dpo_loss")
 # the chosen (shorter) answers gain against the reference, the rejected ones lose
