@@ -9,6 +9,7 @@ int tk_cmd_export(int argc, char **argv);
 int tk_cmd_model(int argc, char **argv);
 int tk_cmd_plot(int argc, char **argv);
 int tk_cmd_render(int argc, char **argv);
+int tk_cmd_rl(int argc, char **argv);
 int tk_cmd_rm(int argc, char **argv);
 int tk_cmd_sample(int argc, char **argv);
 int tk_cmd_serve(int argc, char **argv);
@@ -23,6 +24,7 @@ const tk_cli_command tk_cli_commands[] = {
     {"model", "create local models (model init: a seeded random HF model)", tk_cmd_model},
     {"plot", "a run's learning curves (metrics.jsonl) as an SVG", tk_cmd_plot},
     {"render", "show a renderer's tokens and trained spans for a conversation", tk_cmd_render},
+    {"rl", "reinforcement learning on an environment (arithmetic, math, gsm8k, guess_number)", tk_cmd_rl},
     {"rm", "a pairwise reward model (preference model) on a JSONL file of comparisons", tk_cmd_rm},
     {"sample", "generate from a local model (and adapter) on the engine", tk_cmd_sample},
     {"serve", "serve the Tinker API on this machine", tk_cmd_serve},
