@@ -311,9 +311,10 @@ static int run_batch(rl_loop *L, int64_t i, tk_err *e) {
     if (!rc) rc = next_sampler(L, i, m, e);
     if (!rc) rc = set_real(m, "time/total", tk_now_s() - t0, e);
     if (!rc) rc = tk_run_log_metrics(L->run, i, m, e);
-    if (!rc) {
-        json_t *r = json_object_get(m, "env/all/reward/total");
-        tk_run_progress_step(L->run, i + 1, r ? json_number_value(r) : NAN, 0);
+    if (!rc) {   /* the bar shows tokens/s of training; the reward goes to the note line */
+        json_t *r = json_object_get(m, "env/all/reward/total"), *nt = json_object_get(m, "num_tokens");
+        tk_run_progress_step(L->run, i + 1, NAN, nt ? (int64_t)json_number_value(nt) : 0);
+        if (r) tk_debug("batch %lld: reward %.4f", (long long)i, json_number_value(r));
     }
     tk_vec_free(&data);
     rl_batch_groups_free(&bg);
