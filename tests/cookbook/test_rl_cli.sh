@@ -10,7 +10,8 @@
 #   6. math, gsm8k (the example files) and guess_number (multi-turn) run;
 #   7. bad input: a problem without an answer, an unknown env, a bad loss_fn_config: an error naming
 #      what and where, an existing run untouched; a prompt too long for max_trajectory_tokens is a
-#      counted skip.
+#      counted skip; a batch whose every rollout fails stops with the first failure; constant
+#      groups removed on request.
 set -euo pipefail
 T=${1:-${TK_BUILD_DIR:-build}/src/cli/tinkerc}
 tmp=$(mktemp -d)
@@ -178,4 +179,19 @@ expect_error "needs dataset=" env=math
   || { cat "$tmp/long.out"; fail "too-long prompts"; }
 grep -q '3 skipped' "$tmp/long.out" || { cat "$tmp/long.out"; fail "skips not reported"; }
 grep -q '"rollout/skipped_groups":3' "$tmp/long/metrics.jsonl" || fail "skips not counted"
+# every rollout failing (here the server refuses every sample request): a clear error, not a hang
+if "$T" rl "${ARGS[@]}" max_steps=1 max_tokens=100000000 max_trajectory_tokens=none log_path="$tmp/allfail" >"$tmp/allfail.out" 2>&1; then
+  fail "a batch whose every group failed went on"; fi
+grep -q 'every one of the 3 groups failed; the first: group 0 turn 0: sampling: .*max_request_tokens' "$tmp/allfail.out" \
+  || { cat "$tmp/allfail.out"; fail "all-failed message"; }
+# remove_constant_reward_groups: this untrained model's groups are all equal; the first is kept
+"$T" rl "${ARGS[@]}" max_steps=1 remove_constant_reward_groups=true log_path="$tmp/const" >/dev/null 2>&1 || fail "constant groups"
+python3 - "$tmp/const" <<'PY' || fail "constant groups removed"
+import json, os, sys
+r = json.loads(open(os.path.join(sys.argv[1], "metrics.jsonl")).readline())
+if r["env/all/by_group/frac_mixed"] == 0:
+    assert r["rollout/constant_groups_removed"] == 2 and r["num_datums"] == 4, r
+else:
+    assert r["rollout/constant_groups_removed"] < 3, r
+PY
 echo "ok"
