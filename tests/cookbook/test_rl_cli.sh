@@ -139,6 +139,18 @@ for i in range(4):
         assert 0 <= i - t["sampling_client_step"] <= 1, t
 PY
 
+# max_steps_off_policy=0: the worker still rolls out ahead, but every group it trains on was sampled
+# with the current weights (stale ones are discarded and rolled out again)
+"$T" rl "${ARGS[@]}" max_steps=3 log_path="$tmp/async0" max_steps_off_policy=0 >"$tmp/async0.out" 2>&1 \
+  || { cat "$tmp/async0.out"; fail "async K=0 run"; }
+python3 - "$tmp/async0" <<'PY' || fail "async K=0 outputs"
+import json, os, sys
+rows = [json.loads(l) for l in open(os.path.join(sys.argv[1], "metrics.jsonl"))]
+assert [r["step"] for r in rows] == [0, 1, 2]
+for r in rows:
+    assert r["sampling_client/step_min"] == r["sampling_client/step_max"] == r["step"], r
+PY
+
 # ---- 6. the other envs ---------------------------------------------------------------------------------
 for env in "env=math dataset=examples/data/math_problems.jsonl" "env=gsm8k dataset=examples/data/gsm8k_style.jsonl"; do
   # shellcheck disable=SC2086
