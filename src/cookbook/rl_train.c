@@ -102,7 +102,6 @@ static int train_step(rl_loop *L, tk_rl_datum *data, size_t n, tk_arena *a, floa
     adam.eps = c->adam_eps;
     tk_client_task **fb = calloc(subs, sizeof *fb), **opt = calloc(subs, sizeof *opt);
     int rc = fb && opt ? 0 : oom(e);
-    size_t done = 0;   /* datums whose results were read */
     double loss_sum = 0;
     for (size_t s = 0; !rc && s <= subs; s++) {
         if (s < subs) {
@@ -129,10 +128,8 @@ static int train_step(rl_loop *L, tk_rl_datum *data, size_t n, tk_arena *a, floa
             if (ls) loss_sum += *ls;
             for (size_t i = 0; !rc && k + 1 == subs && i < oo.metrics.n; i++)
                 rc = set_real(m, oo.metrics.items[i].key, oo.metrics.items[i].value, e);
-            done = hi;
         }
     }
-    (void)done;
     if (!rc) rc = set_real(m, "optim/loss_sum", loss_sum, e);
     for (size_t s = 0; fb && s < subs; s++) tk_client_task_release(fb[s]);
     for (size_t s = 0; opt && s < subs; s++) tk_client_task_release(opt[s]);
