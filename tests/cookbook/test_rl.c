@@ -10,13 +10,16 @@
  *     renderer; rollouts with a scripted policy (one request of G samples per single-turn group,
  *     multi-turn guess_number, fail-fast groups on sampler errors and NaN rewards, a prompt too
  *     long for max_trajectory_tokens skipped, seeds fixed per request);
- *   - bad problem files: a missing answer, not JSON, empty; an error naming file:line. */
+ *   - bad problem files: a missing answer, not JSON, empty; an error naming file:line;
+ *   - loss_fn_config parsing (k=v and JSON; keys the loss does not take refused);
+ *   - the reports: HTML escaped, the summaries' schema fields. */
 #include "test_util.h"
 
 #include <jansson.h>
 #include <math.h>
 
 #include "tinkerc/rl.h"
+#include "../../src/cookbook/rl_internal.h"   /* tk_rl_parse_loss_config */
 
 /* ---- a byte-level codec: every byte is one token ------------------------------------------- */
 
@@ -686,6 +689,71 @@ static void test_problem_files(void **state) {
     assert_err(tk_rl_dataset_new(&c, &d, &e), TK_EINVAL, &e, "needs dataset=");
 }
 
+/* ---- loss_fn_config and the reports --------------------------------------------------------- */
+
+static void test_loss_config(void **state) {
+    tk_arena *a = tk_arena_new(0);
+    tk_wire_f64_map m;
+    tk_err e = {0};
+    assert_ok(tk_rl_parse_loss_config("clip_low_threshold=0.9,clip_high_threshold=1.1", TK_WIRE_LOSS_PPO, a, &m, &e), &e);
+    assert_true(m.present);
+    assert_int_equal(m.n, 2);
+    assert_float_equal(*tk_wire_f64_map_get(&m, "clip_low_threshold"), 0.9, 0);
+    assert_float_equal(*tk_wire_f64_map_get(&m, "clip_high_threshold"), 1.1, 0);
+    assert_ok(tk_rl_parse_loss_config("{\"beta\": 0.05}", TK_WIRE_LOSS_DRO, a, &m, &e), &e);
+    assert_float_equal(*tk_wire_f64_map_get(&m, "beta"), 0.05, 0);
+    assert_ok(tk_rl_parse_loss_config(NULL, TK_WIRE_LOSS_IMPORTANCE_SAMPLING, a, &m, &e), &e);
+    assert_false(m.present);
+    assert_err(tk_rl_parse_loss_config("beta=0.1", TK_WIRE_LOSS_PPO, a, &m, &e), TK_EINVAL, &e, "beta");
+    assert_err(tk_rl_parse_loss_config("clip_low_threshold", TK_WIRE_LOSS_PPO, a, &m, &e), TK_EINVAL, &e,
+               "\"clip_low_threshold\" is not key=number");
+    assert_err(tk_rl_parse_loss_config("clip_low_threshold=abc", TK_WIRE_LOSS_PPO, a, &m, &e), TK_EINVAL, &e, "key=number");
+    assert_err(tk_rl_parse_loss_config("{\"beta\": \"x\"}", TK_WIRE_LOSS_DRO, a, &m, &e), TK_EINVAL, &e,
+               "loss_fn_config.beta: expected a number");
+    assert_err(tk_rl_parse_loss_config("{\"beta\": ", TK_WIRE_LOSS_DRO, a, &m, &e), TK_EPARSE, &e, "loss_fn_config");
+    assert_err(tk_rl_parse_loss_config("[1]", TK_WIRE_LOSS_DRO, a, &m, &e), TK_EINVAL, &e, "key=number");
+    tk_arena_free(a);
+}
+
+static void test_reports(void **state) {
+    double r[] = {1, 0};
+    tk_rl_group g = make_group(r, NULL, 2);
+    g.tag = tk_strdup("demo");
+    g.traj[0].t.data[0].log = tk_strdup("answer: <script>&\"");
+    char *dir = tk_test_tmpdir();
+    tk_err e = {0};
+    assert_ok(tk_rl_write_reports(dir, 7, &g, 1, NULL, 4, &e), &e);
+    char *p = tk_path_join(dir, "train.html");
+    tk_buf b = {0};
+    assert_ok(tk_file_read(p, &b, 0, &e), &e);
+    assert_non_null(strstr(b.data, "answer: &lt;script&gt;&amp;&quot;"));
+    assert_null(strstr(b.data, "<script>"));
+    assert_non_null(strstr(b.data, "<h2>Group 0 (demo)</h2>"));
+    assert_non_null(strstr(b.data, "+0.500"));
+    assert_non_null(strstr(b.data, "-0.500"));
+    tk_buf_free(&b);
+    free(p);
+    p = tk_path_join(dir, "train_rollout_summaries.jsonl");
+    assert_ok(tk_file_read(p, &b, 0, &e), &e);
+    char *nl = strchr(b.data, '\n');
+    assert_non_null(nl);
+    json_t *j;
+    assert_ok(tk_json_parse(b.data, (size_t)(nl - b.data), "row", &j, &e), &e);
+    assert_int_equal(json_integer_value(json_object_get(j, "schema_version")), 1);
+    assert_int_equal(json_integer_value(json_object_get(j, "iteration")), 7);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(j, "tags"), 0)), "demo");
+    assert_float_equal(json_number_value(json_object_get(j, "advantage")), 0.5, 0);
+    json_t *st = json_array_get(json_object_get(j, "steps"), 0);
+    assert_int_equal(json_integer_value(json_object_get(st, "ob_len")), 2);
+    assert_int_equal(json_integer_value(json_object_get(st, "ac_len")), 1);
+    json_decref(j);
+    tk_buf_free(&b);
+    free(p);
+    tk_remove_tree(dir, &e);
+    free(dir);
+    tk_rl_group_free(&g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_advantages),
@@ -699,6 +767,8 @@ int main(void) {
         cmocka_unit_test(test_rollout_nan_reward),
         cmocka_unit_test(test_rollout_guess_number),
         cmocka_unit_test(test_problem_files),
+        cmocka_unit_test(test_loss_config),
+        cmocka_unit_test(test_reports),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
