@@ -5,12 +5,12 @@
 #      `make demo` uses, cached in .cache/demo/);
 #   2. tinkerc sl on every "What is x + y?" with x, y in [0, MAX_OPERAND], answered with the bare
 #      number: the model learns to answer with a number and stop;
-#   3. tinkerc rl env=arithmetic from the SFT run's final state, group_size 8, every problem in
-#      every batch, importance_sampling, fixed seed;
+#   3. tinkerc rl env=arithmetic from the SFT run's final state: batches of (MAX_OPERAND+1)^2
+#      problems drawn at random, group_size 8, importance_sampling, fixed seed;
 #   4. env/all/correct and env/all/format of the first and last RL batches, and the time.
 #
 # docs/PERFORMANCE.md ("RL: it learns") records a run of this script. Settings can be changed
-# through the environment: MAX_OPERAND, RL_STEPS, RL_LR, SFT_EPOCHS.
+# through the environment: MAX_OPERAND, RL_STEPS, RL_LR, SFT_EPOCHS, SFT_LR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T=${TINKERC:-build/src/cli/tinkerc}
@@ -20,6 +20,7 @@ MAX_OPERAND=${MAX_OPERAND:-2}
 RL_STEPS=${RL_STEPS:-40}
 RL_LR=${RL_LR:-3e-3}
 SFT_EPOCHS=${SFT_EPOCHS:-8}
+SFT_LR=${SFT_LR:-1e-2}
 [ -x "$T" ] || { echo "rl_arithmetic: $T is missing; build first (make build)" >&2; exit 1; }
 [ -d .cache/tokenizers/qwen3 ] || { echo "rl_arithmetic: .cache/tokenizers/qwen3 is missing; run scripts/install-deps.sh" >&2; exit 1; }
 unset TINKER_API_KEY TINKER_BASE_URL TINKER_CREDENTIAL_CMD   # the embedded engine, whatever is set
@@ -47,13 +48,13 @@ for x in $(seq 0 "$MAX_OPERAND"); do
 done >"$RUN/sft.jsonl"
 n=$(( (MAX_OPERAND + 1) * (MAX_OPERAND + 1) ))
 "$T" sl model_name="$MODEL" renderer_name=qwen3_instruct dataset="$RUN/sft.jsonl" log_path="$RUN/sft" \
-  batch_size=$(( n < 9 ? n : 9 )) num_epochs="$SFT_EPOCHS" learning_rate=1e-2 lr_schedule=constant lora_rank=32 \
+  batch_size=$(( n < 9 ? n : 9 )) num_epochs="$SFT_EPOCHS" learning_rate="$SFT_LR" lr_schedule=constant lora_rank=32 \
   seed=0 eval_every=0 save_every=0 behavior_if_log_dir_exists=delete | sed 's/^/  /'
 state=$(python3 -c 'import json, sys; print([json.loads(l) for l in open(sys.argv[1])][-1]["state_path"])' \
   "$RUN/sft/checkpoints.jsonl")
 sft_s=$(( $(date +%s) - start ))
 
-echo "== RL: $RL_STEPS batches of all $n problems x 8 samples, from $state"
+echo "== RL: $RL_STEPS batches of $n random problems x 8 samples, from $state"
 "$T" rl model_name="$MODEL" renderer_name=qwen3_instruct load_checkpoint_path="$state" env=arithmetic \
   max_operand="$MAX_OPERAND" fewshot=false group_size=8 groups_per_batch="$n" n_batches="$RL_STEPS" max_tokens=3 \
   learning_rate="$RL_LR" lora_rank=32 seed=0 save_every=0 log_path="$RUN/rl" behavior_if_log_dir_exists=delete \
