@@ -207,13 +207,24 @@ typedef struct tk_rl_env_config {
     const tk_renderer *renderer;      /* borrowed */
 } tk_rl_env_config;
 
-/* Make the dataset named cfg->env. A bad file (missing answer, malformed line, empty) is
- * TK_EINVAL / TK_EPARSE naming file:line; an unknown env lists the known ones. */
+/* Make the dataset named cfg->env (a built-in or a registered one). A bad file (missing answer,
+ * malformed line, empty) is TK_EINVAL / TK_EPARSE naming file:line; an unknown env lists the
+ * known ones. */
 int tk_rl_dataset_new(const tk_rl_env_config *cfg, tk_rl_dataset **out, tk_err *e);
 /* NULL-terminated names of the built-in envs. */
 const char *const *tk_rl_env_names(void);
-/* The env's own default max_tokens per sample (arithmetic 5, as upstream's recipe). */
+/* The env's own default max_tokens per sample (arithmetic 5, as upstream's recipe; 256 for an
+ * unknown name). */
 int64_t tk_rl_env_default_max_tokens(const char *env);
+
+/* A dataset constructor: reads what it needs from c (c->renderer is set; c->dataset may be
+ * NULL), returns a dataset whose ops are all set. */
+typedef int (*tk_rl_dataset_ctor)(const tk_rl_env_config *c, tk_rl_dataset **out, tk_err *e);
+/* Make `name` usable as env=name (tk_rl_dataset_new, tk_rl_train, `tinkerc rl` in a program
+ * that registers it): the way to add an environment without changing tinkerc. The name is
+ * copied. TK_EEXIST for a name already known (built-ins included); at most 32 registrations.
+ * Thread-safe. */
+int tk_rl_env_register(const char *name, tk_rl_dataset_ctor make, int64_t default_max_tokens, tk_err *e);
 
 /* Constructors of the built-in datasets (tk_rl_dataset_new dispatches). */
 int tk_rl_arithmetic_dataset_new(const tk_rl_env_config *c, tk_rl_dataset **out, tk_err *e);

@@ -8,7 +8,6 @@
 #define F(x) offsetof(tk_rl_config, x)
 #define OPT(n, t, f, d, h, ...) {.name = n, .type = t, .offset = F(f), .def = d, .help = h, __VA_ARGS__}
 
-static const char *const k_envs[] = {"arithmetic", "math", "gsm8k", "guess_number", NULL};
 static const char *const k_losses[] = {"importance_sampling", "ppo", "cispo", "dro", NULL};
 static const char *const k_logdir[] = {"ask", "resume", "delete", "raise", NULL};
 
@@ -17,7 +16,7 @@ const tk_opt tk_rl_options[] = {
     OPT("model_name", TK_OPT_STRING, model_name, NULL, "base model: a name the service knows, or a local model directory (required)"),
     OPT("load_checkpoint_path", TK_OPT_STRING, load_checkpoint_path, NULL, "tinker://.../weights/... to start from (an SFT run's final state)", .nullable = true),
     OPT("renderer_name", TK_OPT_STRING, renderer_name, NULL, "chat format; default: the model's recommended renderer", .nullable = true),
-    OPT("env", TK_OPT_CHOICE, env, "arithmetic", "environment", .choices = k_envs),
+    OPT("env", TK_OPT_STRING, env, "arithmetic", "environment: arithmetic, math, gsm8k, guess_number, or one a program registered"),
     OPT("dataset", TK_OPT_STRING, dataset, NULL, "problem file for env=math / gsm8k (JSONL)", .nullable = true),
     OPT("group_size", TK_OPT_INT, group_size, "4", "rollouts per problem (advantages are centred within a group)"),
     OPT("groups_per_batch", TK_OPT_INT, groups_per_batch, "100", "problems per batch (one optimizer step, or num_substeps)"),

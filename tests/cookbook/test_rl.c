@@ -12,7 +12,8 @@
  *     long for max_trajectory_tokens skipped, seeds fixed per request);
  *   - bad problem files: a missing answer, not JSON, empty; an error naming file:line;
  *   - loss_fn_config parsing (k=v and JSON; keys the loss does not take refused);
- *   - the reports: HTML escaped, the summaries' schema fields. */
+ *   - the reports: HTML escaped, the summaries' schema fields;
+ *   - an environment registered at run time (tk_rl_env_register). */
 #include "test_util.h"
 
 #include <jansson.h>
@@ -754,6 +755,41 @@ static void test_reports(void **state) {
     tk_rl_group_free(&g);
 }
 
+/* ---- a registered environment ------------------------------------------------------------- */
+
+static int reg_calls;
+static int reg_make(const tk_rl_env_config *c, tk_rl_dataset **out, tk_err *e) {
+    reg_calls++;
+    tk_rl_env_config a = *c;
+    a.env = "arithmetic";
+    return tk_rl_arithmetic_dataset_new(&a, out, e);   /* any dataset will do */
+}
+static int reg_broken(const tk_rl_env_config *c, tk_rl_dataset **out, tk_err *e) {
+    *out = NULL;
+    return 0;
+}
+
+static void test_register_env(void **state) {
+    tk_err e = {0};
+    assert_ok(tk_rl_env_register("my_env", reg_make, 7, &e), &e);
+    assert_err(tk_rl_env_register("my_env", reg_make, 7, &e), TK_EEXIST, &e, "\"my_env\" already exists");
+    assert_err(tk_rl_env_register("math", reg_make, 7, &e), TK_EEXIST, &e, "\"math\"");
+    assert_err(tk_rl_env_register("x", NULL, 7, &e), TK_EINVAL, &e, "constructor");
+    assert_int_equal(tk_rl_env_default_max_tokens("my_env"), 7);
+    assert_int_equal(tk_rl_env_default_max_tokens("arithmetic"), 5);
+    tk_rl_env_config c = {.env = "my_env", .group_size = 2, .groups_per_batch = 1, .max_operand = 3, .renderer = g_r};
+    tk_rl_dataset *d;
+    assert_ok(tk_rl_dataset_new(&c, &d, &e), &e);
+    assert_int_equal(reg_calls, 1);
+    assert_int_equal(d->ops->n_batches(d), 100);
+    d->ops->free(d);
+    c.env = "nope";
+    assert_err(tk_rl_dataset_new(&c, &d, &e), TK_EINVAL, &e, "known: arithmetic, math, gsm8k, guess_number, my_env");
+    assert_ok(tk_rl_env_register("broken", reg_broken, 1, &e), &e);
+    c.env = "broken";
+    assert_err(tk_rl_dataset_new(&c, &d, &e), TK_EINTERNAL, &e, "no dataset");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_advantages),
@@ -769,6 +805,7 @@ int main(void) {
         cmocka_unit_test(test_problem_files),
         cmocka_unit_test(test_loss_config),
         cmocka_unit_test(test_reports),
+        cmocka_unit_test(test_register_env),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -7,7 +7,8 @@
 #   3. resume: a run stopped after 2 batches and continued gives the rows of the uninterrupted run;
 #   4. ppo with loss_fn_config, 2 substeps, the KL penalty: its keys, on-policy KL near 0;
 #   5. async off-policy: every group's sampler is at most max_steps_off_policy steps old;
-#   6. math, gsm8k (the example files) and guess_number (multi-turn) run;
+#   6. math, gsm8k (the example files) and guess_number (multi-turn) run, and a program's own
+#      environment (examples/rl_custom_env.c, registered with tk_rl_env_register);
 #   7. bad input: a problem without an answer, an unknown env, a bad loss_fn_config: an error naming
 #      what and where, an existing run untouched; a prompt too long for max_trajectory_tokens is a
 #      counted skip; a batch whose every rollout fails stops with the first failure; constant
@@ -168,6 +169,17 @@ r = json.loads(open(os.path.join(sys.argv[1], "metrics.jsonl")).readline())
 assert 1 <= r["env/all/turns_per_episode"] <= 3 and "env/all/turns" in r, r
 assert 0 <= r["env/all/reward/total"] <= 1
 PY
+
+# an environment registered by a program (examples/rl_custom_env.c), trained by tk_rl_train
+EX=$(dirname "$T")/../../examples/rl_custom_env
+if [ -x "$EX" ]; then
+  "$EX" "${ARGS[@]}" env=countdown max_steps=1 log_path="$tmp/custom" >"$tmp/custom.out" 2>&1 \
+    || { cat "$tmp/custom.out"; fail "rl_custom_env"; }
+  grep -q '"tags":\["countdown"\]' "$tmp/custom/iteration_000000/train_rollout_summaries.jsonl" || fail "countdown tags"
+  grep -q 'Count down by one from' "$tmp/custom/iteration_000000/train.html" || fail "countdown prompt"
+else
+  echo "($EX not built: the registered-env case is skipped)"
+fi
 
 # ---- 7. bad input --------------------------------------------------------------------------------
 cp -r "$tmp/ref" "$tmp/keep"
