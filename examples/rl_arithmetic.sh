@@ -18,10 +18,10 @@ T=${TINKERC:-build/src/cli/tinkerc}
 MODEL=.cache/demo/qwen3-tiny-h64-l2
 RUN=${RUN:-runs/rl-arithmetic}
 MAX_OPERAND=${MAX_OPERAND:-2}
-RL_STEPS=${RL_STEPS:-30}
-RL_LR=${RL_LR:-1e-3}
+RL_STEPS=${RL_STEPS:-60}
+RL_LR=${RL_LR:-5e-4}
 GROUP_SIZE=${GROUP_SIZE:-16}
-SFT_EPOCHS=${SFT_EPOCHS:-80}
+SFT_EPOCHS=${SFT_EPOCHS:-100}
 SFT_LR=${SFT_LR:-2e-3}
 [ -x "$T" ] || { echo "rl_arithmetic: $T is missing; build first (make build)" >&2; exit 1; }
 [ -d .cache/tokenizers/qwen3 ] || { echo "rl_arithmetic: .cache/tokenizers/qwen3 is missing; run scripts/install-deps.sh" >&2; exit 1; }
@@ -59,7 +59,7 @@ sft_s=$(( $(date +%s) - start ))
 echo "== RL: $RL_STEPS batches of $n random problems x $GROUP_SIZE samples, from $state"
 "$T" rl model_name="$MODEL" renderer_name=qwen3_instruct load_checkpoint_path="$state" env=arithmetic \
   max_operand="$MAX_OPERAND" fewshot=false group_size="$GROUP_SIZE" groups_per_batch="$n" n_batches="$RL_STEPS" max_tokens=3 \
-  learning_rate="$RL_LR" lora_rank=32 seed=0 save_every=0 log_path="$RUN/rl" behavior_if_log_dir_exists=delete \
+  learning_rate="$RL_LR" lora_rank=32 seed=0 sampling_concurrency=1 save_every=0 log_path="$RUN/rl" behavior_if_log_dir_exists=delete \
   | sed 's/^/  /'
 secs=$(( $(date +%s) - start ))
 

@@ -270,6 +270,10 @@ typedef struct tk_rl_sampling_policy {
     int64_t max_tokens;
     double temperature;
     double timeout_s;                 /* per request; < 0: none */
+    size_t max_in_flight;             /* sample requests in flight; 0: all of a turn at once. 1 makes
+                                       * the local engine bit-for-bit repeatable: it batches concurrent
+                                       * requests as they arrive, and the batch shape moves the last
+                                       * float bits of the logits, so sampling can differ */
 } tk_rl_sampling_policy;
 tk_rl_policy tk_rl_policy_sampling(tk_rl_sampling_policy *p);
 
@@ -404,6 +408,7 @@ typedef struct tk_rl_config {
     double format_coef;
     int64_t lora_rank;
     int64_t seed;
+    int64_t sampling_concurrency;     /* sample / compute_logprobs requests in flight (0: all) */
     char *base_url;
     int64_t save_every;
     int64_t ttl_seconds;

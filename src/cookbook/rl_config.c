@@ -43,6 +43,7 @@ const tk_opt tk_rl_options[] = {
     OPT("format_coef", TK_OPT_FLOAT, format_coef, "0.1", "reward = format_coef * (format - 1) + correct"),
     OPT("lora_rank", TK_OPT_INT, lora_rank, "32", "LoRA rank"),
     OPT("seed", TK_OPT_INT, seed, "0", "seed of the problems, the sampling and the LoRA initialisation (tinkerc)"),
+    OPT("sampling_concurrency", TK_OPT_INT, sampling_concurrency, "0", "sample and KL-reference requests in flight (0: a whole turn at once); 1: bit-for-bit repeatable on the local engine, whose concurrent requests share decode batches (tinkerc)"),
     OPT("base_url", TK_OPT_STRING, base_url, NULL, "service URL; default $TINKER_BASE_URL, the hosted service with $TINKER_API_KEY, else local", .nullable = true),
     OPT("save_every", TK_OPT_INT, save_every, "20", "state + sampler checkpoint every N batches (0: off)"),
     OPT("ttl_seconds", TK_OPT_INT, ttl_seconds, "604800", "lifetime of periodic checkpoints (the final one is kept)", .nullable = true),

@@ -1,5 +1,6 @@
-/* The sampling client as an RL policy: every request is submitted before any is awaited, so the
- * server sees the whole turn of the batch at once; the renderer's stop sequences end a turn. */
+/* The sampling client as an RL policy: every request is submitted before any is awaited (or up to
+ * max_in_flight of them), so the server sees the whole turn of the batch at once; the renderer's
+ * stop sequences end a turn. */
 #include "tinkerc/rl.h"
 
 #include <stdlib.h>
@@ -31,14 +32,17 @@ static int sampling_sample(void *ctx, tk_rl_sample_request *reqs, size_t n, tk_e
         tk_arena_free(a);
         return tk_err_set(e, TK_ENOMEM, "out of memory");
     }
+    /* at most `window` requests in flight: request i + window is submitted once i is awaited */
+    size_t window = p->max_in_flight ? p->max_in_flight : n, submitted = 0;
     for (size_t i = 0; i < n; i++) {
-        tk_rl_sample_request *q = &reqs[i];
-        tk_wire_chunk chunk = {.type = TK_WIRE_CHUNK_ENCODED_TEXT, .tokens = (int32_t *)q->ob, .n_tokens = q->n_ob};
-        tk_wire_model_input mi = {&chunk, 1};
-        sp.seed = (int64_t)(q->seed >> 1);   /* the wire wants a non-negative int64 */
-        q->rc = tk_client_sampling_sample(p->sampler, &mi, (int64_t)q->num_samples, &sp, false, 0, &tasks[i], &q->err);
-    }
-    for (size_t i = 0; i < n; i++) {
+        for (; submitted < n && submitted < i + window; submitted++) {
+            tk_rl_sample_request *q = &reqs[submitted];
+            tk_wire_chunk chunk = {.type = TK_WIRE_CHUNK_ENCODED_TEXT, .tokens = (int32_t *)q->ob, .n_tokens = q->n_ob};
+            tk_wire_model_input mi = {&chunk, 1};
+            sp.seed = (int64_t)(q->seed >> 1);   /* the wire wants a non-negative int64 */
+            q->rc = tk_client_sampling_sample(p->sampler, &mi, (int64_t)q->num_samples, &sp, false, 0, &tasks[submitted],
+                                              &q->err);
+        }
         tk_rl_sample_request *q = &reqs[i];
         if (q->rc) continue;
         tk_wire_sample_response r;

@@ -95,7 +95,8 @@ static int rollout(rl_loop *L, rl_sampler_ref *r, tk_rl_group_builder *const *b,
                    tk_rl_group_outcome *out, tk_err *e) {
     const tk_rl_config *c = L->cfg;
     tk_rl_sampling_policy sp = {.sampler = r->s, .renderer = L->run->renderer, .max_tokens = L->max_tokens,
-                                .temperature = c->temperature, .timeout_s = -1};
+                                .temperature = c->temperature, .timeout_s = -1,
+                                .max_in_flight = (size_t)c->sampling_concurrency};
     tk_rl_policy pol = tk_rl_policy_sampling(&sp);
     tk_rl_rollout_limits lim = {.max_turns = c->max_turns, .max_tokens = L->max_tokens,
                                 .max_trajectory_tokens = c->max_trajectory_tokens == TK_OPT_UNSET_INT ? 0

@@ -139,30 +139,32 @@ static int train_step(rl_loop *L, tk_rl_datum *data, size_t n, tk_arena *a, floa
     return rc;
 }
 
+/* Submit compute_logprobs for datum i: its whole sequence, the input and the last target. */
+static int submit_logprobs(rl_loop *L, tk_rl_datum *data, size_t i, tk_arena *a, tk_client_task **t, tk_err *e) {
+    size_t len = data[i].n + 1;
+    int32_t *seq = tk_arena_alloc(a, len * sizeof *seq);
+    if (!seq) return oom(e);
+    memcpy(seq, data[i].datum.model_input.chunks[0].tokens, data[i].n * sizeof *seq);
+    const tk_wire_tensor *tg = tk_wire_tensor_map_get(&data[i].datum.loss_fn_inputs, "target_tokens");
+    seq[data[i].n] = (int32_t)tg->data.i64[data[i].n - 1];
+    tk_wire_chunk ch = {.type = TK_WIRE_CHUNK_ENCODED_TEXT, .tokens = seq, .n_tokens = len};
+    tk_wire_model_input mi = {&ch, 1};
+    return tk_client_sampling_compute_logprobs(L->reference, &mi, &t[i], e);
+}
+
 /* The reference model's logprob of every datum's targets (for the KL penalty). */
 static int reference_logprobs(rl_loop *L, tk_rl_datum *data, size_t n, tk_arena *a, float **base, tk_err *e) {
     tk_client_task **t = calloc(n ? n : 1, sizeof *t);
     if (!t) return oom(e);
     int rc = 0;
+    /* at most `window` requests in flight (sampling_concurrency): request i + window is submitted
+     * once request i is awaited */
+    size_t window = L->cfg->sampling_concurrency > 0 ? (size_t)L->cfg->sampling_concurrency : n, submitted = 0;
     for (size_t i = 0; !rc && i < n; i++) {
-        /* the whole sequence: the input and the last target */
-        size_t len = data[i].n + 1;
-        int32_t *seq = tk_arena_alloc(a, len * sizeof *seq);
-        if (!seq) {
-            rc = oom(e);
-            break;
-        }
-        memcpy(seq, data[i].datum.model_input.chunks[0].tokens, data[i].n * sizeof *seq);
-        const tk_wire_tensor *tg = tk_wire_tensor_map_get(&data[i].datum.loss_fn_inputs, "target_tokens");
-        seq[data[i].n] = (int32_t)tg->data.i64[data[i].n - 1];
-        tk_wire_chunk ch = {.type = TK_WIRE_CHUNK_ENCODED_TEXT, .tokens = seq, .n_tokens = len};
-        tk_wire_model_input mi = {&ch, 1};
-        rc = tk_client_sampling_compute_logprobs(L->reference, &mi, &t[i], e);
-    }
-    for (size_t i = 0; !rc && i < n; i++) {
+        for (; !rc && submitted < n && submitted < i + window; submitted++) rc = submit_logprobs(L, data, submitted, a, t, e);
         float *lp;
         size_t m;
-        rc = tk_client_logprobs_result(t[i], -1, a, &lp, &m, e);
+        if (!rc) rc = tk_client_logprobs_result(t[i], -1, a, &lp, &m, e);
         if (!rc && m != data[i].n + 1)
             rc = tk_err_set(e, TK_EPARSE, "compute_logprobs returned %zu values for %zu tokens", m, data[i].n + 1);
         if (!rc) base[i] = lp + 1;   /* position k+1 is target k's */
@@ -331,6 +333,9 @@ static int check_config(const tk_rl_config *c, tk_err *e) {
     if (c->groups_per_batch < 1)
         return tk_err_set(e, TK_EINVAL, "groups_per_batch=%lld: must be >= 1", (long long)c->groups_per_batch);
     if (c->num_substeps < 1) return tk_err_set(e, TK_EINVAL, "num_substeps=%lld: must be >= 1", (long long)c->num_substeps);
+    if (c->sampling_concurrency < 0)
+        return tk_err_set(e, TK_EINVAL, "sampling_concurrency=%lld: must be >= 0 (0: no limit)",
+                          (long long)c->sampling_concurrency);
     if (c->max_steps != TK_OPT_UNSET_INT && c->max_steps < 0)
         return tk_err_set(e, TK_EINVAL, "max_steps=%lld: must be >= 0 or none", (long long)c->max_steps);
     if (c->max_tokens != TK_OPT_UNSET_INT && c->max_tokens < 1)

@@ -94,6 +94,19 @@ rows "$tmp/ref/metrics.jsonl" >"$tmp/ref.rows"
 rows "$tmp/again/metrics.jsonl" | diff "$tmp/ref.rows" - >&2 || fail "the same seed gave other metrics"
 cmp -s "$tmp/ref/iteration_000003/train_rollout_summaries.jsonl" "$tmp/again/iteration_000003/train_rollout_summaries.jsonl" \
   || fail "the same seed gave other rollouts"
+# with one request in flight the engine never mixes requests in a batch: bit-for-bit equal rows
+exact() { python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    print(json.dumps({k: v for k, v in r.items() if not k.startswith("time/")}, sort_keys=True))' "$1"; }
+for run in seq1 seq2; do
+  "$T" rl "${ARGS[@]}" max_steps=3 sampling_concurrency=1 log_path="$tmp/$run" >/dev/null 2>&1 || fail "sampling_concurrency=1 run"
+done
+diff <(exact "$tmp/seq1/metrics.jsonl") <(exact "$tmp/seq2/metrics.jsonl") >&2 \
+  || fail "sampling_concurrency=1: two runs wrote different metrics"
+if "$T" rl "${ARGS[@]}" sampling_concurrency=-1 log_path="$tmp/neg" >"$tmp/neg.out" 2>&1; then fail "sampling_concurrency=-1 accepted"; fi
+grep -q "sampling_concurrency" "$tmp/neg.out" || { cat "$tmp/neg.out"; fail "sampling_concurrency=-1: unclear message"; }
 
 # ---- 3. resume -------------------------------------------------------------------------------------
 "$T" rl "${ARGS[@]}" max_steps=2 log_path="$tmp/res" >/dev/null 2>&1 || fail "first half"
