@@ -214,6 +214,24 @@ bool tk_utf8_valid(const char *s, size_t n, size_t *bad_offset);
  * followed only by an incomplete (but so far valid) sequence; used by streaming decoders. */
 size_t tk_utf8_complete_prefix(const char *s, size_t n);
 
+/* The non-blank lines of a text, with their 1-based numbers: how every JSONL reader walks its
+ * file. A line is what lies between '\n's (the '\n' excluded; embedded NULs are kept); a blank
+ * line (only spaces, tabs and '\r') is skipped but counted.
+ *     tk_lines it = tk_lines_of(text.data, text.len);
+ *     const char *s; size_t n;
+ *     while (tk_lines_next(&it, &s, &n)) ... "%s:%lld", path, (long long)it.line_no ...          */
+typedef struct tk_lines {
+    const char *text;
+    size_t len, pos;
+    int64_t line_no;      /* the number of the line tk_lines_next returned last */
+    bool terminated;      /* whether that line ended with '\n' (false: a last line cut short) */
+} tk_lines;
+static inline tk_lines tk_lines_of(const char *text, size_t len) {
+    return (tk_lines){.text = text ? text : "", .len = text ? len : 0};
+}
+/* The next non-blank line in *s, *n; false at the end. */
+bool tk_lines_next(tk_lines *it, const char **s, size_t *n);
+
 /* ============================================================================================= */
 /* JSON helpers over jansson                                                                     */
 /* ============================================================================================= */

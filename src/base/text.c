@@ -1,5 +1,7 @@
-/* Base64 (RFC 4648) and UTF-8 validation. */
+/* Base64 (RFC 4648), UTF-8 validation and the non-blank lines of a text. */
 #include "tinkerc/base.h"
+
+#include <string.h>
 
 static const char k_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -122,4 +124,22 @@ size_t tk_utf8_complete_prefix(const char *str, size_t n) {
         if (len < 0) return i;                       /* truncated sequence begins here */
     }
     return n;
+}
+
+bool tk_lines_next(tk_lines *it, const char **s, size_t *n) {
+    while (it->pos < it->len) {
+        const char *start = it->text + it->pos;
+        const char *nl = memchr(start, '\n', it->len - it->pos);
+        size_t len = nl ? (size_t)(nl - start) : it->len - it->pos;
+        it->pos += len + (nl ? 1 : 0);
+        it->line_no++;
+        it->terminated = nl != NULL;
+        for (size_t k = 0; k < len; k++)
+            if (start[k] != ' ' && start[k] != '\t' && start[k] != '\r') {
+                *s = start;
+                *n = len;
+                return true;
+            }
+    }
+    return false;
 }

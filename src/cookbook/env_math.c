@@ -161,34 +161,27 @@ static int load(const tk_rl_env_config *c, bool gsm8k, tk_rl_dataset **out, tk_e
     f->suffix = gsm8k ? " Provide a numerical answer without units, written inside \\boxed{}."
                       : " Write your answer in \\boxed{} format.";
     f->perm_epoch = -1;
-    size_t cap = 0, line_no = 0;
-    char *p = text.data ? text.data : "";
-    while (!rc && *p) {
-        char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        line_no++;
-        bool blank = true;
-        for (size_t i = 0; i < len; i++)
-            if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r') blank = false;
-        if (!blank) {
-            char where[600];
-            snprintf(where, sizeof where, "%s:%zu", c->dataset, line_no);
-            json_t *j = NULL;
-            rc = tk_json_parse(p, len, where, &j, e);
-            if (!rc && f->n_rows == cap) {
-                cap = cap ? 2 * cap : 64;
-                row *nr = realloc(f->rows, cap * sizeof *nr);
-                if (!nr) rc = tk_err_set(e, TK_ENOMEM, "out of memory");
-                else f->rows = nr;
-            }
-            if (!rc) {
-                memset(&f->rows[f->n_rows], 0, sizeof *f->rows);
-                rc = parse_row(j, gsm8k, where, &f->rows[f->n_rows], e);
-                f->n_rows++;   /* freed with the dataset even when half-filled */
-            }
-            json_decref(j);
+    size_t cap = 0;
+    tk_lines it = tk_lines_of(text.data, text.len);
+    const char *p;
+    size_t len;
+    while (!rc && tk_lines_next(&it, &p, &len)) {
+        char where[600];
+        snprintf(where, sizeof where, "%s:%lld", c->dataset, (long long)it.line_no);
+        json_t *j = NULL;
+        rc = tk_json_parse(p, len, where, &j, e);
+        if (!rc && f->n_rows == cap) {
+            cap = cap ? 2 * cap : 64;
+            row *nr = realloc(f->rows, cap * sizeof *nr);
+            if (!nr) rc = tk_err_set(e, TK_ENOMEM, "out of memory");
+            else f->rows = nr;
         }
-        p = nl ? nl + 1 : p + len;
+        if (!rc) {
+            memset(&f->rows[f->n_rows], 0, sizeof *f->rows);
+            rc = parse_row(j, gsm8k, where, &f->rows[f->n_rows], e);
+            f->n_rows++;   /* freed with the dataset even when half-filled */
+        }
+        json_decref(j);
     }
     tk_buf_free(&text);
     if (!rc && !f->n_rows) rc = tk_err_set(e, TK_EINVAL, "%s: no problems in the file", c->dataset);

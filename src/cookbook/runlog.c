@@ -134,32 +134,23 @@ static int read_jsonl(const char *path, json_t **rows_out, tk_err *e) {
     }
     if (rc) return rc;
     json_t *rows = json_array();
-    size_t start = 0, line = 0;
-    while (!rc && start < b.len) {
-        line++;
-        char *nl = memchr(b.data + start, '\n', b.len - start);
-        size_t end = nl ? (size_t)(nl - b.data) : b.len;
-        size_t n = end - start;
-        const char *s = b.data + start;
-        bool blank = true;
-        for (size_t i = 0; i < n; i++) if (s[i] != ' ' && s[i] != '\r' && s[i] != '\t') { blank = false; break; }
-        if (!blank) {
-            json_t *v = NULL;
-            tk_err pe = {0};
-            int prc = tk_json_parse(s, n, path, &v, &pe);
-            if (prc == 0 && json_is_object(v)) {
-                if (json_array_append_new(rows, v)) rc = tk_err_set(e, TK_ENOMEM, "out of memory");
-            } else {
-                if (prc == 0) json_decref(v);
-                if (!nl) {
-                    tk_warn("%s:%zu: ignoring a torn last line (an interrupted write)", path, line);
-                } else {
-                    rc = tk_err_set(e, TK_EPARSE, "%s:%zu: not a JSON object%s%s", path, line,
-                                    pe.code ? ": " : "", pe.code ? pe.msg : "");
-                }
-            }
+    tk_lines it = tk_lines_of(b.data, b.len);
+    const char *s;
+    size_t n;
+    while (!rc && tk_lines_next(&it, &s, &n)) {
+        json_t *v = NULL;
+        tk_err pe = {0};
+        int prc = tk_json_parse(s, n, path, &v, &pe);
+        if (prc == 0 && json_is_object(v)) {
+            if (json_array_append_new(rows, v)) rc = tk_err_set(e, TK_ENOMEM, "out of memory");
+        } else {
+            if (prc == 0) json_decref(v);
+            if (!it.terminated)
+                tk_warn("%s:%lld: ignoring a torn last line (an interrupted write)", path, (long long)it.line_no);
+            else
+                rc = tk_err_set(e, TK_EPARSE, "%s:%lld: not a JSON object%s%s", path, (long long)it.line_no,
+                                pe.code ? ": " : "", pe.code ? pe.msg : "");
         }
-        start = end + 1;
     }
     tk_buf_free(&b);
     if (rc) {

@@ -108,18 +108,11 @@ int tk_sl_dataset_load(const tk_sl_dataset_options *o, tk_sl_dataset **out, tk_e
     tk_buf text = {0};
     int rc = (!d->path || !d->arena) ? tk_err_set(e, TK_ENOMEM, "out of memory") : 0;
     if (!rc && (rc = tk_file_read(d->path, &text, 0, e))) tk_err_prefix(e, "dataset: ");
-    size_t start = 0;
-    int64_t line = 0;
-    while (!rc && start < text.len) {
-        line++;
-        char *nl = memchr(text.data + start, '\n', text.len - start);
-        size_t end = nl ? (size_t)(nl - text.data) : text.len;
-        const char *s = text.data + start;
-        size_t n = end - start;
-        start = end + 1;
-        size_t k = 0;
-        while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r')) k++;
-        if (k == n) continue;   /* blank lines are not examples */
+    tk_lines it = tk_lines_of(text.data, text.len);   /* blank lines are not examples */
+    const char *s;
+    size_t n;
+    while (!rc && tk_lines_next(&it, &s, &n)) {
+        int64_t line = it.line_no;
         d->stats.lines++;
         char where[1100];
         snprintf(where, sizeof where, "%s:%lld", d->path, (long long)line);

@@ -69,12 +69,45 @@ static void test_utf8(void **state) {
     assert_int_equal(tk_utf8_complete_prefix("a\xFF", 2), 2);
 }
 
+static void test_lines(void **state) {
+    (void)state;
+    const char text[] = "a\n\n  \t\r\nb c\r\nd\0e\n\nlast";
+    tk_lines it = tk_lines_of(text, sizeof text - 1);
+    const char *s;
+    size_t n;
+    assert_true(tk_lines_next(&it, &s, &n));
+    assert_int_equal(n, 1);
+    assert_memory_equal(s, "a", 1);
+    assert_int_equal(it.line_no, 1);
+    assert_true(it.terminated);
+    assert_true(tk_lines_next(&it, &s, &n));   /* lines 2 and 3 are blank */
+    assert_int_equal(it.line_no, 4);
+    assert_int_equal(n, 4);
+    assert_memory_equal(s, "b c\r", 4);
+    assert_true(tk_lines_next(&it, &s, &n));   /* an embedded NUL stays in the line */
+    assert_int_equal(it.line_no, 5);
+    assert_int_equal(n, 3);
+    assert_memory_equal(s, "d\0e", 3);
+    assert_true(tk_lines_next(&it, &s, &n));
+    assert_int_equal(it.line_no, 7);
+    assert_memory_equal(s, "last", 4);
+    assert_false(it.terminated);
+    assert_false(tk_lines_next(&it, &s, &n));
+    assert_false(tk_lines_next(&it, &s, &n));
+    tk_lines none = tk_lines_of(NULL, 5);      /* an empty file read into an empty tk_buf */
+    assert_false(tk_lines_next(&none, &s, &n));
+    tk_lines blank = tk_lines_of(" \n\n", 3);
+    assert_false(tk_lines_next(&blank, &s, &n));
+    assert_int_equal(blank.line_no, 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_base64_vectors),
         cmocka_unit_test(test_base64_roundtrip_random),
         cmocka_unit_test(test_base64_bad),
         cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
