@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "lean_server.h"
 #include "tinkerc/client.h"
 #include "tinkerc/wire.h"
 
@@ -27,16 +28,6 @@ static tk_buf g_out_proto, g_out_json;   /* the result, both encodings */
 static volatile int g_json;              /* the server answers JSON results */
 
 /* ---- the lean server ---------------------------------------------------------------------- */
-
-static bool send_all(int fd, const char *p, size_t n) {
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0) return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
 
 static void answer(int fd, const char *ctype, const char *p, size_t n) {
     char h[200];
@@ -108,32 +99,6 @@ out:
     free(buf);
     close(fd);
     return NULL;
-}
-
-static void *lean_accept(void *arg) {
-    int lfd = (int)(intptr_t)arg;
-    for (;;) {
-        int fd = accept(lfd, NULL, NULL);
-        if (fd < 0) return NULL;
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        pthread_t t;
-        if (pthread_create(&t, NULL, lean_conn, (void *)(intptr_t)fd) == 0) pthread_detach(t);
-        else close(fd);
-    }
-}
-
-static int lean_start(void) {
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof sa;
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) || listen(lfd, 64) ||
-        getsockname(lfd, (struct sockaddr *)&sa, &sl))
-        return -1;
-    pthread_t t;
-    pthread_create(&t, NULL, lean_accept, (void *)(intptr_t)lfd);
-    pthread_detach(t);
-    return ntohs(sa.sin_port);
 }
 
 /* ---- the batch and its result ------------------------------------------------------------- */
@@ -319,7 +284,7 @@ int main(int argc, char **argv) {
     tk_arena *a = tk_arena_new(0);
     tk_wire_datum *d = make_batch(a, &r);
     make_outputs(a, &r);
-    int port = lean_start();
+    int port = lean_start(lean_conn);
     if (port <= 0) die("cannot start the loopback server", NULL);
     char base[64];
     snprintf(base, sizeof base, "http://127.0.0.1:%d", port);

@@ -13,22 +13,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "lean_server.h"
 #include "tinkerc/client.h"
 
 /* ---- a lean HTTP/1.1 server: thread per connection, Content-Length bodies only ---- */
 
 static char *g_big_answer;
 static size_t g_big_len;
-
-static bool send_all(int fd, const char *p, size_t n) {
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0) return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
 
 static void *lean_conn(void *arg) {
     int fd = (int)(intptr_t)arg;
@@ -72,32 +63,6 @@ out:
     free(buf);
     close(fd);
     return NULL;
-}
-
-static void *lean_accept(void *arg) {
-    int lfd = (int)(intptr_t)arg;
-    for (;;) {
-        int fd = accept(lfd, NULL, NULL);
-        if (fd < 0) return NULL;
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        pthread_t t;
-        if (pthread_create(&t, NULL, lean_conn, (void *)(intptr_t)fd) == 0) pthread_detach(t);
-        else close(fd);
-    }
-}
-
-static int lean_start(void) {
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof sa;
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) || listen(lfd, 64) ||
-        getsockname(lfd, (struct sockaddr *)&sa, &sl))
-        return -1;
-    pthread_t t;
-    pthread_create(&t, NULL, lean_accept, (void *)(intptr_t)lfd);
-    pthread_detach(t);
-    return ntohs(sa.sin_port);
 }
 
 /* The reference keeps the answer too, as any client must. */
@@ -183,7 +148,7 @@ int main(int argc, char **argv) {
     g_big_len = big;
     g_big_answer = malloc(big);
     for (size_t i = 0; i < big; i++) g_big_answer[i] = (char)(i * 7);
-    int port = lean_start();
+    int port = lean_start(lean_conn);
     if (port <= 0) {
         fprintf(stderr, "cannot start the loopback server\n");
         return 1;
